@@ -1,0 +1,5 @@
+"""``python -m ksrpy`` is the ``ksrpy`` command."""
+
+from .cli import main
+
+main()

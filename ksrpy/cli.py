@@ -1,0 +1,105 @@
+"""The ``ksrpy`` command: run, check, version."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from . import __version__
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="ksrpy: a SIP edge proxy scripted like Kamailio.")
+
+
+def _defines(values: list[str]) -> dict[str, str]:
+    """-A NAME[=VALUE] pairs, as Kamailio's -A (a bare NAME is defined as '1')."""
+    out: dict[str, str] = {}
+    for item in values:
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not name or not (name[0].isalpha() or name[0] == "_"):
+            raise typer.BadParameter(f"-A {item!r}: expected NAME or NAME=VALUE")
+        out[name] = value if sep else "1"
+    return out
+
+
+ScriptOpt = Annotated[
+    str | None,
+    typer.Option("-f", "--file", help="Routing script (.py KSR script). Default: shipped routes."),
+]
+ListenOpt = Annotated[
+    list[str] | None,
+    typer.Option("-l", "--listen",
+                 help="Listen address, e.g. udp:127.0.0.1:5060 or tcp:[::1]:5070; repeatable. "
+                      "Replaces the script's own listen entries."),
+]
+DefineOpt = Annotated[
+    list[str] | None, typer.Option("-A", "--define", help="Define NAME[=VALUE] for the script."),
+]
+
+
+@app.command()
+def run(
+    file: ScriptOpt = None,
+    listen: ListenOpt = None,
+    define: DefineOpt = None,
+    debug: Annotated[int | None, typer.Option("--debug", "-d",
+                                              help="Log level as Kamailio's debug (-3..3).")] = None,
+    ready_file: Annotated[str | None, typer.Option(
+        "--ready-file", help="Write the bound sockets to this file once listening.")] = None,
+) -> None:
+    """Run the proxy (default: shipped routes on 127.0.0.1:5060, UDP and TCP)."""
+    from .core.server import RunOptions
+    from .core.server import run as run_server
+    from .paths import default_script
+
+    script = file or str(default_script())
+    options = RunOptions(script=script, listen=list(listen or []),
+                         defines=_defines(list(define or [])), debug=debug,
+                         ready_file=ready_file)
+    raise typer.Exit(run_server(options))
+
+
+@app.command()
+def check(
+    file: ScriptOpt = None,
+    define: DefineOpt = None,
+) -> None:
+    """Load a script and report every error found, without opening a socket."""
+    from .core.config import CoreConfig
+    from .core.engine import Engine
+    from .modules import default_modules
+    from .paths import default_script
+    from .script.loader import check_script
+
+    script = file or str(default_script())
+    engine = Engine(CoreConfig(defines=_defines(list(define or []))))
+    for name in default_modules():
+        engine.load_module(name)
+    issues = check_script(script, engine)
+    for item in issues:
+        typer.echo(str(item), err=True)
+    if issues:
+        typer.echo(f"{script}: {len(issues)} error(s)", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{script}: ok")
+
+
+@app.command()
+def version() -> None:
+    """Print ksrpy's version and which scanner is in use."""
+    from .sip import scanner
+
+    kind = "native" if scanner.NATIVE else "pure-Python"
+    typer.echo(f"ksrpy {__version__} (scanner: {kind}, Python {sys.version.split()[0]})")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,135 @@
+"""Run the proxy: logging, event loop, script, transports, signals."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from dataclasses import dataclass, field
+
+from ..modules import default_modules
+from ..script.errors import ScriptLoadError
+from ..script.loader import load_script
+from ..sip import scanner
+from ..transport.address import ListenSpec, parse_listen
+from ..transport.errors import TransportError
+from ..transport.manager import TransportManager
+from .config import CoreConfig
+from .engine import Engine
+
+log = logging.getLogger("ksrpy")
+
+DEFAULT_LISTEN = ("udp:127.0.0.1:5060", "tcp:127.0.0.1:5060")
+
+#: Kamailio debug level -> Python logging level for the root logger.
+DEBUG_TO_LOGGING = {-3: logging.CRITICAL, -2: logging.CRITICAL, -1: logging.ERROR,
+                    0: logging.WARNING, 1: 25, 2: logging.INFO, 3: logging.DEBUG}
+
+
+@dataclass
+class RunOptions:
+    """What ``ksrpy run`` was asked to do."""
+
+    script: str
+    listen: list[str] = field(default_factory=list)
+    defines: dict[str, str] = field(default_factory=dict)
+    debug: int | None = None
+    ready_file: str | None = None
+
+
+def setup_logging(debug: int) -> None:
+    """Logs to stderr with levels, as Kamailio's log_stderror=yes."""
+    level = DEBUG_TO_LOGGING.get(max(-3, min(3, debug)), logging.INFO)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+def install_event_loop() -> str:
+    """Use uvloop when installed (its datagram and reader paths are faster); name the loop."""
+    if os.environ.get("KSRPY_ASYNCIO") == "1":
+        return "asyncio"
+    try:
+        import uvloop
+    except ImportError:
+        return "asyncio"
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    return "uvloop"
+
+
+def build_engine(options: RunOptions) -> tuple[Engine, list[ListenSpec]]:
+    """Load the script into a new engine; ScriptLoadError when it does not load."""
+    config = CoreConfig(defines=dict(options.defines))
+    if options.debug is not None:
+        config.debug = options.debug
+    engine = Engine(config)
+    for name in default_modules():
+        engine.load_module(name)
+    routes = load_script(options.script, engine)
+    engine.set_routes(routes)
+    engine.init_modules()
+    texts = options.listen or config.listen or list(DEFAULT_LISTEN)
+    listens: list[ListenSpec] = []
+    for text in texts:
+        listens.extend(parse_listen(text))
+    return engine, listens
+
+
+async def serve(engine: Engine, listens: list[ListenSpec], ready_file: str | None = None) -> None:
+    """Listen, process messages until SIGTERM/SIGINT, then close everything."""
+    cfg = engine.config
+    transport = TransportManager(
+        listens,
+        engine.handle,
+        tcp_idle_timeout=cfg.tcp_connection_lifetime,
+        tcp_connect_timeout=cfg.tcp_connect_timeout,
+        tcp_max_connections=cfg.tcp_max_connections,
+        header_timeout=cfg.tcp_header_timeout,
+    )
+    await transport.start()
+    engine.attach_transport(transport)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    bound = ", ".join(str(s) for s in transport.bound)
+    log.info("listening on %s", bound)
+    if ready_file:
+        with open(ready_file, "w", encoding="utf-8") as fh:
+            fh.write("\n".join(str(s) for s in transport.bound) + "\n")
+    try:
+        await stop.wait()
+    finally:
+        log.info("stopping")
+        await transport.stop()
+        for module in engine.modules.values():
+            module.destroy()
+
+
+def run(options: RunOptions) -> int:
+    """The body of ``ksrpy run``: exit status 0 on a clean stop, 1 on a load/listen error."""
+    setup_logging(options.debug if options.debug is not None else 2)
+    loop_name = install_event_loop()
+    if not scanner.NATIVE:
+        log.warning("C scanner not in use (%s); running on the pure-Python scanner",
+                    scanner.native_unavailable_reason or "KSRPY_PURE=1")
+    try:
+        engine, listens = build_engine(options)
+    except ScriptLoadError as exc:
+        log.error("cannot load %s:\n%s", options.script, exc)
+        return 1
+    except ValueError as exc:
+        log.error("%s", exc)
+        return 1
+    log.info("script %s loaded; event loop %s; scanner %s", options.script, loop_name,
+             "native" if scanner.NATIVE else "pure-Python")
+    try:
+        asyncio.run(serve(engine, listens, options.ready_file))
+    except TransportError as exc:
+        log.error("%s", exc)
+        return 1
+    return 0

@@ -1,0 +1,465 @@
+"""The SIP message: lazy typed access over a scanned buffer, and edits spliced into it.
+
+A ``SIPMessage`` keeps the received bytes untouched. The scanner (C or its
+Python twin) indexes the start line and every header once; typed values (URI,
+Via, From/To, CSeq ...) are decoded on first use and cached. Edits (add or
+remove a header, new Request-URI, pushed Via ...) are recorded as splices on
+the original bytes and applied by ``to_bytes()``, so an untouched header is
+never re-serialised. Reads always see the message as received, as in
+Kamailio (the R-URI is the exception: the proxy core keeps a new R-URI apart).
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from .cseq import parse_cseq
+from .digest import DigestCredentials, parse_credentials
+from .errors import SIPParseError, SIPUsageError
+from .headers import CANONICAL_NAMES, HeaderId, header_id
+from .nameaddr import NameAddr, parse_contacts, parse_name_addr, split_header_values
+from .scan_py import (
+    HEADER_BASE,
+    HEADER_FIELDS,
+    KIND_REQUEST,
+    SOFT_ERRORS,
+    ScanError,
+)
+from .scanner import scan
+from .uri import SipURI, parse_uri
+from .via import Via, parse_via
+
+_ENC = "utf-8"
+_ERRORS = "surrogateescape"  # lossless: any byte survives a decode/encode round trip
+
+
+def decode(raw: bytes) -> str:
+    """Bytes of a message to str, keeping every byte (surrogate escapes for non-UTF-8)."""
+    return raw.decode(_ENC, _ERRORS)
+
+
+def encode(text: str) -> bytes:
+    """The inverse of ``decode``."""
+    return text.encode(_ENC, _ERRORS)
+
+
+def _unfold(value: str) -> str:
+    """RFC 3261 §7.3.1: a fold (CRLF + whitespace) is equivalent to one SP."""
+    if "\n" not in value:
+        return value
+    lines = value.replace("\r\n", "\n").split("\n")
+    return " ".join(part.strip(" \t") for part in lines)
+
+
+class Header:
+    """One header field of the received message (name and value as written)."""
+
+    __slots__ = ("hid", "name", "value", "index", "_msg")
+
+    def __init__(self, msg: SIPMessage, index: int, hid: int, name: str, value: str) -> None:
+        self._msg = msg
+        self.index = index
+        self.hid = hid
+        self.name = name
+        self.value = value
+
+    def __repr__(self) -> str:
+        return f"Header({self.name!r}, {self.value!r})"
+
+
+class SIPMessage:
+    """A parsed SIP request or reply (use ``parse``)."""
+
+    def __init__(self, raw: bytes, index: list[int]) -> None:
+        self.raw = raw
+        self._idx = index
+        self._edits: list[tuple[int, int, int, bytes]] = []
+        self._edit_seq = 0
+        self._by_id: dict[int, list[int]] | None = None
+
+    # ----------------------------------------------------------- construction
+
+    @classmethod
+    def parse(cls, raw: bytes) -> SIPMessage:
+        """Scan ``raw``; raise SIPParseError (with the status to answer) when invalid."""
+        try:
+            index = scan(raw)
+        except ScanError as exc:
+            raise SIPParseError(str(exc), 0) from None
+        msg = cls(raw, index)
+        if index[0]:
+            status, reason = SOFT_ERRORS[index[0]]
+            raise SIPParseError(reason, status if msg.is_request else 0, msg)
+        return msg
+
+    # ------------------------------------------------------------ start line
+
+    @property
+    def is_request(self) -> bool:
+        """True for a request, False for a reply."""
+        return self._idx[1] == KIND_REQUEST
+
+    @cached_property
+    def method(self) -> str:
+        """Request method; for a reply the CSeq method (as Kamailio's $rm)."""
+        if self.is_request:
+            return self.raw[self._idx[2] : self._idx[3]].decode("ascii")
+        return self.cseq[1]
+
+    @cached_property
+    def ruri(self) -> str:
+        """The Request-URI as received ('' for replies)."""
+        if not self.is_request:
+            return ""
+        return decode(self.raw[self._idx[4] : self._idx[5]])
+
+    @cached_property
+    def ruri_parsed(self) -> SipURI:
+        """The Request-URI, parsed."""
+        return parse_uri(self.ruri)
+
+    @property
+    def status(self) -> int:
+        """Reply status code (0 for requests)."""
+        return self._idx[6]
+
+    @cached_property
+    def reason(self) -> str:
+        """Reply reason phrase ('' for requests)."""
+        if self.is_request:
+            return ""
+        return decode(self.raw[self._idx[4] : self._idx[5]])
+
+    @property
+    def start_line(self) -> bytes:
+        """The start line without its terminator."""
+        return self.raw[self._first_line_start : self._idx[7]]
+
+    @cached_property
+    def _first_line_start(self) -> int:
+        return self._idx[2]
+
+    # ---------------------------------------------------------------- headers
+
+    @property
+    def header_count(self) -> int:
+        """Number of header fields."""
+        return self._idx[10]
+
+    def _span(self, i: int) -> tuple[int, int, int, int, int, int]:
+        base = HEADER_BASE + HEADER_FIELDS * i
+        idx = self._idx
+        return (idx[base], idx[base + 1], idx[base + 2], idx[base + 3], idx[base + 4],
+                idx[base + 5])
+
+    def _value_at(self, i: int) -> str:
+        base = HEADER_BASE + HEADER_FIELDS * i
+        return _unfold(decode(self.raw[self._idx[base + 3] : self._idx[base + 4]]))
+
+    def _indices(self, hid: int) -> list[int]:
+        by_id = self._by_id
+        if by_id is None:
+            by_id = {}
+            idx = self._idx
+            for i in range(idx[10]):
+                by_id.setdefault(idx[HEADER_BASE + HEADER_FIELDS * i], []).append(i)
+            self._by_id = by_id
+        return by_id.get(hid, [])
+
+    def _indices_by_name(self, name: str) -> list[int]:
+        hid = header_id(name)
+        if hid:
+            return self._indices(hid)
+        wanted = name.strip().lower().encode()
+        out = []
+        raw = self.raw
+        for i in self._indices(0):
+            base = HEADER_BASE + HEADER_FIELDS * i
+            if raw[self._idx[base + 1] : self._idx[base + 2]].lower() == wanted:
+                out.append(i)
+        return out
+
+    def headers(self) -> list[Header]:
+        """Every header field in order."""
+        out = []
+        for i in range(self.header_count):
+            hid, ns, ne, _vs, _ve, _le = self._span(i)
+            out.append(Header(self, i, hid, decode(self.raw[ns:ne]), self._value_at(i)))
+        return out
+
+    def get_header(self, name: str) -> str | None:
+        """Value of the first header with this name (full or compact, any case)."""
+        found = self._indices_by_name(name)
+        return self._value_at(found[0]) if found else None
+
+    def get_headers(self, name: str) -> list[str]:
+        """Values of every header field with this name, one per header line."""
+        return [self._value_at(i) for i in self._indices_by_name(name)]
+
+    def get_header_values(self, name: str) -> list[str]:
+        """Every comma-separated entry of every header with this name (Via, Route ...)."""
+        out: list[str] = []
+        for value in self.get_headers(name):
+            out.extend(split_header_values(value))
+        return out
+
+    def has_header(self, name: str) -> bool:
+        """True when a header with this name is present."""
+        return bool(self._indices_by_name(name))
+
+    def header_by_id(self, hid: int) -> str | None:
+        """Value of the first header with a known id (fast path for the core)."""
+        found = self._indices(hid)
+        return self._value_at(found[0]) if found else None
+
+    # ---------------------------------------------------------- typed access
+
+    @cached_property
+    def vias(self) -> list[Via]:
+        """Every Via entry, top first."""
+        out: list[Via] = []
+        for i in self._indices(HeaderId.VIA):
+            out.extend(parse_via(self._value_at(i)))
+        return out
+
+    @cached_property
+    def via1(self) -> Via:
+        """The top Via (SIPParseError 400 when there is none)."""
+        first = self._indices(HeaderId.VIA)
+        if not first:
+            raise SIPParseError("missing Via header", 400, self)
+        return parse_via(self._value_at(first[0]))[0]
+
+    @cached_property
+    def from_(self) -> NameAddr:
+        """The From header."""
+        return self._name_addr(HeaderId.FROM, "From")
+
+    @cached_property
+    def to(self) -> NameAddr:
+        """The To header."""
+        return self._name_addr(HeaderId.TO, "To")
+
+    def _name_addr(self, hid: int, label: str) -> NameAddr:
+        value = self.header_by_id(hid)
+        if value is None:
+            raise SIPParseError(f"missing {label} header", 400, self)
+        return parse_name_addr(value)
+
+    @cached_property
+    def call_id(self) -> str:
+        """The Call-ID ('' when missing; sanity checks report that)."""
+        return self.header_by_id(HeaderId.CALL_ID) or ""
+
+    @cached_property
+    def cseq(self) -> tuple[int, str]:
+        """CSeq number and method."""
+        value = self.header_by_id(HeaderId.CSEQ)
+        if value is None:
+            raise SIPParseError("missing CSeq header", 400, self)
+        return parse_cseq(value)
+
+    @cached_property
+    def max_forwards(self) -> int | None:
+        """Max-Forwards value, None when absent (SIPParseError 400 when not a number)."""
+        value = self.header_by_id(HeaderId.MAX_FORWARDS)
+        if value is None:
+            return None
+        if not value.isdigit() or len(value) > 3:
+            raise SIPParseError("invalid Max-Forwards value", 400, self)
+        return int(value)
+
+    @cached_property
+    def expires(self) -> int | None:
+        """Expires header value, None when absent."""
+        value = self.header_by_id(HeaderId.EXPIRES)
+        if value is None:
+            return None
+        if not value.isdigit():
+            raise SIPParseError("invalid Expires value", 400, self)
+        return int(value)
+
+    @cached_property
+    def contacts(self) -> list[NameAddr] | str:
+        """Every Contact entry, or "*" for the wildcard."""
+        values = self.get_headers("Contact")
+        if not values:
+            return []
+        if len(values) == 1 and values[0].strip() == "*":
+            return "*"
+        out: list[NameAddr] = []
+        for value in values:
+            parsed = parse_contacts(value)
+            if parsed == "*":
+                raise SIPParseError("Contact '*' mixed with other contacts", 400, self)
+            out.extend(parsed)
+        return out
+
+    @property
+    def content_length(self) -> int:
+        """Content-Length value, -1 when the header is absent."""
+        return self._idx[9]
+
+    @cached_property
+    def body(self) -> bytes:
+        """The body, cut to Content-Length when that header is present."""
+        start, length = self._idx[8], self._idx[9]
+        if length < 0:
+            return self.raw[start:]
+        return self.raw[start : start + length]
+
+    @cached_property
+    def user_agent(self) -> str | None:
+        """User-Agent value, None when absent."""
+        return self.header_by_id(HeaderId.USER_AGENT)
+
+    def credentials(self, proxy: bool = False) -> list[DigestCredentials]:
+        """Every Authorization (or Proxy-Authorization) header, parsed."""
+        hid = HeaderId.PROXY_AUTHORIZATION if proxy else HeaderId.AUTHORIZATION
+        return [parse_credentials(self._value_at(i)) for i in self._indices(hid)]
+
+    # ------------------------------------------------------------------ edits
+
+    def _splice(self, start: int, end: int, data: bytes) -> None:
+        self._edit_seq += 1
+        if end > start:
+            # A second replacement of the same span supersedes the first.
+            for n, (s, e, _seq, _data) in enumerate(self._edits):
+                if s == start and e == end:
+                    self._edits[n] = (start, end, self._edit_seq, data)
+                    return
+        self._edits.append((start, end, self._edit_seq, data))
+
+    @property
+    def _headers_start(self) -> int:
+        if self.header_count:
+            return self._span(0)[1]
+        return self._body_separator_start
+
+    @property
+    def _body_separator_start(self) -> int:
+        """Where the empty line ending the headers starts (insertion point for bottom)."""
+        body = self._idx[8]
+        raw = self.raw
+        if body >= 2 and raw[body - 2 : body] == b"\r\n":
+            return body - 2
+        if body >= 1 and raw[body - 1 : body] == b"\n" and body > self._idx[7] + 1:
+            return body - 1
+        return body
+
+    @staticmethod
+    def _header_line(name: str, value: str) -> bytes:
+        if "\r" in name or "\n" in name or ":" in name or not name.strip():
+            raise SIPUsageError(f"invalid header name {name!r}")
+        if "\r" in value or "\n" in value:
+            raise SIPUsageError(f"header value for {name} contains a line break")
+        return encode(f"{name}: {value}\r\n")
+
+    def add_header(self, name: str, value: str, *, top: bool = False) -> None:
+        """Add a header at the bottom of the header block (or the top)."""
+        line = self._header_line(name, value)
+        pos = self._headers_start if top else self._body_separator_start
+        self._splice(pos, pos, line)
+
+    def add_raw_header_lines(self, lines: bytes, *, top: bool = False) -> None:
+        """Add pre-formatted header lines (each ending with CRLF), e.g. from append_hf."""
+        if not lines.endswith(b"\r\n"):
+            lines += b"\r\n"
+        pos = self._headers_start if top else self._body_separator_start
+        self._splice(pos, pos, lines)
+
+    def remove_header(self, name: str) -> int:
+        """Remove every header field with this name; return how many were removed."""
+        found = self._indices_by_name(name)
+        for i in found:
+            _hid, ns, _ne, _vs, _ve, le = self._span(i)
+            self._splice(ns, le, b"")
+        return len(found)
+
+    def set_header_value(self, name: str, value: str) -> bool:
+        """Replace the value of the first header with this name; False when absent."""
+        found = self._indices_by_name(name)
+        if not found:
+            return False
+        if "\r" in value or "\n" in value:
+            raise SIPUsageError(f"header value for {name} contains a line break")
+        _hid, _ns, _ne, vs, ve, _le = self._span(found[0])
+        self._splice(vs, ve, encode(value))
+        return True
+
+    def set_ruri(self, uri: str) -> None:
+        """Replace the Request-URI in the start line."""
+        if not self.is_request:
+            raise SIPUsageError("a reply has no Request-URI")
+        if any(c in uri for c in " \r\n"):
+            raise SIPUsageError(f"invalid Request-URI {uri!r}")
+        self._splice(self._idx[4], self._idx[5], encode(uri))
+
+    def push_via(self, via: str) -> None:
+        """Add a Via header above all others (a proxy forwarding a request)."""
+        self.add_header("Via", via, top=True)
+
+    def remove_top_via(self) -> None:
+        """Remove the top Via entry (a proxy forwarding a reply upstream)."""
+        first = self._indices(HeaderId.VIA)
+        if not first:
+            raise SIPUsageError("no Via to remove")
+        i = first[0]
+        values = split_header_values(self._value_at(i))
+        _hid, ns, _ne, vs, ve, le = self._span(i)
+        if len(values) <= 1:
+            self._splice(ns, le, b"")
+        else:
+            self._splice(vs, ve, encode(", ".join(values[1:])))
+
+    def set_max_forwards(self, value: int) -> None:
+        """Set Max-Forwards, adding the header when absent."""
+        if not self.set_header_value("Max-Forwards", str(value)):
+            self.add_header("Max-Forwards", str(value))
+
+    def set_body(self, body: bytes, content_type: str | None = None) -> None:
+        """Replace the body and fix Content-Length (and Content-Type when given)."""
+        start = self._idx[8]
+        self._splice(start, len(self.raw), body)
+        if not self.set_header_value("Content-Length", str(len(body))):
+            self.add_header("Content-Length", str(len(body)))
+        if content_type is not None and not self.set_header_value("Content-Type", content_type):
+            self.add_header("Content-Type", content_type)
+
+    @property
+    def modified(self) -> bool:
+        """True when edits are pending."""
+        return bool(self._edits)
+
+    def to_bytes(self) -> bytes:
+        """The message with every edit spliced in (the original bytes when unedited).
+
+        Edits are applied by position; inserts at the same position keep their
+        order; an edit inside a removed range is dropped (the removal wins).
+        """
+        if not self._edits:
+            return self.raw
+        edits = sorted(self._edits, key=lambda e: (e[0], e[1] != e[0], e[2]))
+        parts: list[bytes] = []
+        pos = 0
+        raw = self.raw
+        for start, end, _seq, data in edits:
+            if start < pos:
+                # Overlaps a range already replaced or removed: skip (removal wins).
+                if end <= pos:
+                    continue
+                start = pos
+            parts.append(raw[pos:start])
+            parts.append(data)
+            pos = max(pos, end)
+        parts.append(raw[pos:])
+        return b"".join(parts)
+
+    def __repr__(self) -> str:
+        first = self.start_line[:80].decode("utf-8", "replace")
+        return f"<SIPMessage {first!r}>"
+
+
+def canonical(hid: int) -> str:
+    """Canonical header name for an id."""
+    return CANONICAL_NAMES[HeaderId(hid)]

@@ -1,0 +1,154 @@
+"""Build a reply to a request (RFC 3261 §8.2.6, §18.2.1, RFC 3581) and the stateless To-tag."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import zlib
+
+from .headers import HeaderId
+from .message import SIPMessage, decode, encode
+from .nameaddr import split_header_values
+from .via import Via
+
+#: Prefix of every To-tag ksrpy generates statelessly: 32 hex digits chosen once per
+#: process, as Kamailio's sl module does; an ACK carrying it is ours to absorb.
+SL_TAG_PREFIX = os.urandom(16).hex()
+
+#: Default reason phrases (RFC 3261 §21 and extensions).
+REASONS: dict[int, str] = {
+    100: "Trying", 180: "Ringing", 181: "Call Is Being Forwarded", 182: "Queued",
+    183: "Session Progress", 200: "OK", 202: "Accepted", 300: "Multiple Choices",
+    301: "Moved Permanently", 302: "Moved Temporarily", 305: "Use Proxy",
+    380: "Alternative Service", 400: "Bad Request", 401: "Unauthorized",
+    402: "Payment Required", 403: "Forbidden", 404: "Not Found",
+    405: "Method Not Allowed", 406: "Not Acceptable", 407: "Proxy Authentication Required",
+    408: "Request Timeout", 410: "Gone", 413: "Request Entity Too Large",
+    414: "Request-URI Too Long", 415: "Unsupported Media Type",
+    416: "Unsupported URI Scheme", 420: "Bad Extension", 421: "Extension Required",
+    423: "Interval Too Brief", 429: "Too Many Requests",
+    480: "Temporarily Unavailable", 481: "Call/Transaction Does Not Exist",
+    482: "Loop Detected", 483: "Too Many Hops", 484: "Address Incomplete",
+    485: "Ambiguous", 486: "Busy Here", 487: "Request Terminated",
+    488: "Not Acceptable Here", 491: "Request Pending", 493: "Undecipherable",
+    500: "Server Internal Error", 501: "Not Implemented", 502: "Bad Gateway",
+    503: "Service Unavailable", 504: "Server Time-out", 505: "Version Not Supported",
+    513: "Message Too Large", 600: "Busy Everywhere", 603: "Decline",
+    604: "Does Not Exist Anywhere", 606: "Not Acceptable",
+}
+
+
+def stateless_to_tag(msg: SIPMessage) -> str:
+    """A To-tag equal for every retransmission of the same request.
+
+    Shape ``<32 hex>.<8 hex>`` as Kamailio's sl: the process prefix, then a
+    CRC of what identifies the request (Call-ID, From-tag, CSeq number, top
+    Via branch) so the ACK of a stateless negative reply matches it.
+    """
+    try:
+        from_tag = msg.from_.tag or ""
+    except Exception:  # noqa: BLE001 - a broken From still gets a stable tag
+        from_tag = msg.header_by_id(HeaderId.FROM) or ""
+    try:
+        branch = msg.via1.branch or ""
+    except Exception:  # noqa: BLE001
+        branch = ""
+    cseq_value = msg.header_by_id(HeaderId.CSEQ) or ""
+    key = "\x00".join((msg.call_id, from_tag, cseq_value.split(" ", 1)[0], branch))
+    return f"{SL_TAG_PREFIX}.{zlib.crc32(encode(key)):08x}"
+
+
+def _same_address(host: str, ip: str) -> bool:
+    host = host.strip("[]")
+    if host == ip:
+        return True
+    try:
+        return ipaddress.ip_address(host) == ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+
+
+def reply_via(via: Via, src_ip: str, src_port: int, force_rport: bool = False) -> Via:
+    """The top Via as a reply carries it: ``received`` and ``rport`` filled in.
+
+    RFC 3261 §18.2.1: add ``received`` when sent-by differs from the source
+    address. RFC 3581 §4: when the request has an empty ``rport``, fill it with
+    the source port and add ``received`` even if it equals sent-by.
+    """
+    params = via.params
+    wants_rport = force_rport or (via.rport is not None)
+    if wants_rport:
+        params = params.set("rport", str(src_port))
+    if wants_rport or not _same_address(via.host, src_ip):
+        params = params.set("received", src_ip)
+    if params is via.params:
+        return via
+    return via.replace(params=params)
+
+
+def build_reply(
+    req: SIPMessage,
+    code: int,
+    reason: str | None = None,
+    *,
+    src_ip: str,
+    src_port: int,
+    to_tag: str | None = None,
+    force_rport: bool = False,
+    headers: list[str] | tuple[str, ...] = (),
+    server_header: str | None = None,
+    body: bytes = b"",
+    content_type: str | None = None,
+) -> bytes:
+    """Serialise a reply to ``req``.
+
+    Copies every Via (the top one with received/rport), From, To (adding
+    ``to_tag`` when the request's To has none and the code is above 100),
+    Call-ID and CSeq; then ``headers`` (full ``Name: value`` lines), the
+    ``Server:`` line when given, Content-Type and Content-Length.
+    """
+    if not 100 <= code <= 699:
+        raise ValueError(f"reply code {code} is outside 100-699")
+    if reason is None:
+        reason = REASONS.get(code, "Unknown")
+    lines = [f"SIP/2.0 {code} {reason}"]
+    first = True
+    for value in req.get_headers("Via"):
+        if first:
+            entries = split_header_values(value)
+            top = reply_via(req.via1, src_ip, src_port, force_rport)
+            entries[0] = str(top)
+            value = ", ".join(entries)
+            first = False
+        lines.append(f"Via: {value}")
+    from_value = req.header_by_id(HeaderId.FROM)
+    if from_value is not None:
+        lines.append(f"From: {from_value}")
+    to_value = req.header_by_id(HeaderId.TO)
+    if to_value is not None:
+        if to_tag and code > 100 and not _has_tag(req):
+            to_value = f"{to_value};tag={to_tag}"
+        lines.append(f"To: {to_value}")
+    call_id = req.header_by_id(HeaderId.CALL_ID)
+    if call_id is not None:
+        lines.append(f"Call-ID: {call_id}")
+    cseq = req.header_by_id(HeaderId.CSEQ)
+    if cseq is not None:
+        lines.append(f"CSeq: {cseq}")
+    lines.extend(h.rstrip("\r\n") for h in headers)
+    if server_header:
+        lines.append(server_header)
+    if body and content_type:
+        lines.append(f"Content-Type: {content_type}")
+    lines.append(f"Content-Length: {len(body)}")
+    return encode("\r\n".join(lines) + "\r\n\r\n") + body
+
+
+def _has_tag(req: SIPMessage) -> bool:
+    try:
+        return req.to.tag is not None
+    except Exception:  # noqa: BLE001 - an unparsable To: do not add a tag blindly
+        return ";tag=" in (req.header_by_id(HeaderId.TO) or "").lower()
+
+
+__all__ = ["REASONS", "SL_TAG_PREFIX", "build_reply", "decode", "reply_via", "stateless_to_tag"]
