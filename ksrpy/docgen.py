@@ -12,6 +12,7 @@ from .modules.exports import ANY_ROUTE, FunctionExport, RouteType
 def _routes(flags: RouteType) -> str:
     if flags == ANY_ROUTE:
         return "any"
+    flags = RouteType(flags)
     names = [f.name.lower() for f in RouteType if f in flags and f.name]
     return ", ".join(names)
 

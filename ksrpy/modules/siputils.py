@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..sip.errors import SIPError
-from .exports import Module, ParamExport, export
+from .exports import REQUEST_ROUTE, Module, ParamExport, export
 from .exports import ArgKind as K
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ class SiputilsModule(Module):
         """is_first_hop with a mode argument (KEMI form)."""
         return self.is_first_hop(ctx, mode)
 
-    @export("options_reply", routes=1)
+    @export("options_reply", routes=REQUEST_ROUTE)
     def options_reply(self, ctx: Context) -> int:
         """Answer an OPTIONS for this server with 200 and Accept*/Supported headers."""
         msg = ctx.msg
