@@ -52,7 +52,7 @@ def render() -> str:
             out.append("")
         seen: set[int] = set()
         rows = []
-        for fexp in table.functions.values():
+        for fexp in [*table.functions.values(), *table.kemi.values()]:
             if id(fexp) in seen:
                 continue
             seen.add(id(fexp))

@@ -17,10 +17,11 @@ from ..modules import load_module_class
 from ..modules.exports import Module
 from ..sip.errors import SIPError, SIPParseError
 from ..sip.message import SIPMessage
-from ..sip.reply import SL_TAG_PREFIX, build_reply, stateless_to_tag
+from ..sip.reply import SL_TAG_PREFIX, build_reply, reply_via, stateless_to_tag
 from ..transport.address import ListenSpec, ReceiveInfo
 from .config import CoreConfig
 from .context import Context, ScriptExit
+from .forward import ForwardError, next_hop, stateless_branch, via_for
 from .myself import Myself
 from .ratelog import RateLimitedLog
 from .scripterror import describe_script_error
@@ -226,6 +227,53 @@ class Engine:
         self.stats[f"{code // 100}xx_replies"] += 1
         return sent
 
+    def local_socket(self, proto: str, af: int, prefer: ListenSpec | None = None) -> ListenSpec:
+        """The listen socket to send from: ``prefer`` when it fits, else the first match."""
+        bound = self.transport.bound if self.transport is not None else []
+        matches = [s for s in bound if s.proto == proto and s.af == af]
+        if not matches:
+            raise ForwardError(f"no {proto} socket for IPv{af} to send from")
+        if prefer is not None:
+            for spec in matches:
+                if spec.host == prefer.host and spec.port == prefer.port:
+                    return spec
+        return matches[0]
+
+    def forward_request(self, ctx: Context, uri: str | None = None) -> bool:
+        """Forward the request statelessly to ``uri``, else $du, else the R-URI."""
+        target = uri or ctx.dst_uri or ctx.ruri
+        rcv = ctx.rcv
+        try:
+            hop = next_hop(target)
+            af = 6 if ":" in hop.ip else 4
+            local = self.local_socket(hop.proto, af,
+                                      ListenSpec(rcv.proto, rcv.dst_ip, rcv.dst_port))
+        except ForwardError as exc:
+            ctx.extra["last_error"] = (500, "Unable to forward")
+            self.badlog.warning(target, "cannot forward to %s: %s", target, exc)
+            return False
+        msg = ctx.msg
+        with msg.temporary_edits():
+            # RFC 3261 §18.2.1 / RFC 3581: the next hop sees where the request came from.
+            top = msg.via1
+            marked = reply_via(top, rcv.src_ip, rcv.src_port,
+                               bool(ctx.extra.get("force_rport")))
+            if marked is not top:
+                msg.set_top_via(str(marked))
+            if ctx.new_ruri is not None:
+                msg.set_ruri(ctx.new_ruri)
+            msg.push_via(via_for(local, stateless_branch(ctx)))
+            data = msg.to_bytes()
+        sent = self.send(hop.proto, hop.ip, hop.port, data, no_connect=ctx.forward_no_connect,
+                         local=local)
+        if sent:
+            ctx.forwarded = True
+            self.stats["fwd_requests"] += 1
+        else:
+            ctx.extra["last_error"] = (477, "Unfortunately error on sending to next hop occurred")
+            self.stats["fwd_failed"] += 1
+        return sent
+
     def forward_reply(self, ctx: Context) -> bool:
         """Relay a reply statelessly to the next Via, when the top Via is ours."""
         msg = ctx.msg
@@ -250,16 +298,17 @@ class Engine:
 def reply_destination(ctx: Context, force_rport: bool = False) -> tuple[str, int]:
     """Where a reply goes: the source IP, and the source port when rport asks for it.
 
-    Over TCP the transport prefers the connection the request came on.
+    Over TCP the transport prefers the connection the request came on; this
+    address is used only when that connection is gone (RFC 3261 §18.2.2).
     """
     rcv = ctx.rcv
     try:
         via = ctx.msg.via1
     except SIPError:
         return rcv.src_ip, rcv.src_port
-    if force_rport or via.rport is not None or rcv.proto != "udp":
+    if force_rport or via.rport is not None:
         return rcv.src_ip, rcv.src_port
-    return rcv.src_ip, via.port or 5060
+    return rcv.src_ip, via.port or (5061 if via.transport == "TLS" else 5060)
 
 
 def _split_alias(text: str) -> tuple[str, int | None]:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from ..sip.errors import SIPError
 from ..sip.uri import parse_uri
-from .exports import ANY_ROUTE, REQUEST_ROUTE, Module, Returns, export
+from .exports import ANY_ROUTE, FAILURE_ROUTE, REQUEST_ROUTE, Module, Returns, export
 from .exports import ArgKind as K
 
 if TYPE_CHECKING:
@@ -248,6 +248,22 @@ class CoreModule(Module):
     def isdsturiset(self, ctx: Context) -> int:
         """True when a destination URI is set."""
         return 1 if ctx.dst_uri else -1
+
+    # ------------------------------------------------------------ forwarding
+    @export("forward", ("uri", K.SPVE, True), kemi=None, routes=REQUEST_ROUTE | FAILURE_ROUTE)
+    def forward(self, ctx: Context, uri: str | None = None) -> int:
+        """Forward statelessly to ``uri``, else the destination URI, else the R-URI."""
+        return 1 if self.engine.forward_request(ctx, uri or None) else -1
+
+    @export("forward", kemi="forward", cfg=False, returns=Returns.INT)
+    def forward_kemi(self, ctx: Context) -> int:
+        """Forward statelessly to the destination URI or the R-URI."""
+        return 1 if self.engine.forward_request(ctx) else -1
+
+    @export("forward_uri", ("uri", K.STR), cfg=False, returns=Returns.INT)
+    def forward_uri(self, ctx: Context, uri: str) -> int:
+        """Forward statelessly to ``uri``."""
+        return 1 if self.engine.forward_request(ctx, uri) else -1
 
     # -------------------------------------------------------------- logging
     def _log(self, level: int, text: str) -> None:

@@ -155,11 +155,15 @@ def rpc(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
 
 @dataclass
 class ModuleTable:
-    """Everything a module exports, collected from its class."""
+    """Everything a module exports, collected from its class.
+
+    ``functions`` is keyed by cfg name (aliases included), ``kemi`` by KSR name.
+    """
 
     name: str
     doc: str
     functions: dict[str, FunctionExport] = field(default_factory=dict)
+    kemi: dict[str, FunctionExport] = field(default_factory=dict)
     params: dict[str, ParamExport] = field(default_factory=dict)
     rpcs: dict[str, RpcExport] = field(default_factory=dict)
 
@@ -191,9 +195,12 @@ class Module:
         for klass in reversed(cls.__mro__):
             for attr in vars(klass).values():
                 for fexp in getattr(attr, "_ksr_exports", ()):
-                    table.functions[fexp.name] = fexp
-                    for alias in fexp.aliases:
-                        table.functions[alias] = fexp
+                    if fexp.cfg:
+                        table.functions[fexp.name] = fexp
+                        for alias in fexp.aliases:
+                            table.functions[alias] = fexp
+                    if fexp.kemi is not None:
+                        table.kemi[fexp.kemi] = fexp
                 rexp = getattr(attr, "_ksr_rpc", None)
                 if rexp is not None:
                     table.rpcs[rexp.name] = rexp

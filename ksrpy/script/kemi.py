@@ -69,12 +69,8 @@ def build_ksr(engine: Engine) -> types.ModuleType:
             if target is None:
                 target = KsrNamespace()
                 setattr(ksr, namespace, target)
-        seen: set[str] = set()
-        for fexp in module.table().functions.values():
-            if fexp.kemi is None or fexp.kemi in seen:
-                continue
-            seen.add(fexp.kemi)
-            setattr(target, fexp.kemi, _bind(engine, getattr(module, fexp.method), fexp))
+        for kemi_name, fexp in module.table().kemi.items():
+            setattr(target, kemi_name, _bind(engine, getattr(module, fexp.method), fexp))
     sys.modules["KSR"] = ksr
     return ksr
 
@@ -85,7 +81,6 @@ def kemi_signatures(engine: Engine) -> dict[tuple[str, str], tuple[Any, Function
     for module in engine.modules.values():
         if module.kemi_namespace is None:
             continue
-        for fexp in module.table().functions.values():
-            if fexp.kemi is not None:
-                out[(module.kemi_namespace, fexp.kemi)] = (module, fexp)
+        for kemi_name, fexp in module.table().kemi.items():
+            out[(module.kemi_namespace, kemi_name)] = (module, fexp)
     return out

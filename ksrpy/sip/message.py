@@ -11,6 +11,8 @@ Kamailio (the R-URI is the exception: the proxy core keeps a new R-URI apart).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cached_property
 
 from .cseq import parse_cseq
@@ -412,6 +414,19 @@ class SIPMessage:
         else:
             self._splice(vs, ve, encode(", ".join(values[1:])))
 
+    def set_top_via(self, via: str) -> None:
+        """Replace the top Via entry (e.g. to add received/rport), keeping the others."""
+        first = self._indices(HeaderId.VIA)
+        if not first:
+            raise SIPUsageError("no Via to replace")
+        if "\r" in via or "\n" in via:
+            raise SIPUsageError("Via value contains a line break")
+        i = first[0]
+        values = split_header_values(self._value_at(i))
+        values[0] = via
+        _hid, _ns, _ne, vs, ve, _le = self._span(i)
+        self._splice(vs, ve, encode(", ".join(values)))
+
     def set_max_forwards(self, value: int) -> None:
         """Set Max-Forwards, adding the header when absent."""
         if not self.set_header_value("Max-Forwards", str(value)):
@@ -425,6 +440,15 @@ class SIPMessage:
             self.add_header("Content-Length", str(len(body)))
         if content_type is not None and not self.set_header_value("Content-Type", content_type):
             self.add_header("Content-Type", content_type)
+
+    @contextmanager
+    def temporary_edits(self) -> Iterator[None]:
+        """Edits made inside the block are undone when it ends (e.g. a per-branch Via)."""
+        saved, seq = list(self._edits), self._edit_seq
+        try:
+            yield
+        finally:
+            self._edits, self._edit_seq = saved, seq
 
     @property
     def modified(self) -> bool:

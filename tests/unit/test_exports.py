@@ -19,7 +19,8 @@ REPO = Path(__file__).resolve().parents[2]
 def test_exported_methods_accept_their_declared_arguments(name: str) -> None:
     cls = load_module_class(name)
     assert cls.name == name
-    for fexp in cls.table().functions.values():
+    table = cls.table()
+    for fexp in [*table.functions.values(), *table.kemi.values()]:
         method = getattr(cls, fexp.method)
         params = list(inspect.signature(method).parameters.values())[2:]  # self, ctx
         positional = [p for p in params if p.kind is p.POSITIONAL_OR_KEYWORD]

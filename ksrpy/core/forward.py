@@ -1,0 +1,73 @@
+"""Stateless request forwarding (Kamailio's ``forward()``): next hop, our Via, bytes out."""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ..sip.errors import SIPError
+from ..sip.uri import parse_uri
+from ..transport.address import ListenSpec, format_hostport
+
+if TYPE_CHECKING:
+    from .context import Context
+
+#: RFC 3261 §8.1.1.7 magic cookie of branch parameters.
+BRANCH_COOKIE = "z9hG4bK"
+
+
+class ForwardError(Exception):
+    """The request cannot be forwarded (bad next-hop URI, unsupported transport ...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class NextHop:
+    """Where a request goes: transport, IP address and port."""
+
+    proto: str
+    ip: str
+    port: int
+
+
+def next_hop(uri: str) -> NextHop:
+    """The destination a URI names (RFC 3263 without DNS: the host must be an IP address)."""
+    try:
+        parsed = parse_uri(uri)
+    except SIPError as exc:
+        raise ForwardError(f"bad next-hop URI {uri!r}: {exc}") from None
+    if parsed.scheme not in ("sip", "sips"):
+        raise ForwardError(f"cannot forward to a {parsed.scheme}: URI")
+    if parsed.scheme == "sips":
+        raise ForwardError("TLS is not supported yet (sips: next hop)")
+    proto = (parsed.transport or "udp").lower()
+    if proto not in ("udp", "tcp"):
+        raise ForwardError(f"transport {proto!r} is not supported (udp, tcp)")
+    host = parsed.host_no_brackets
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise ForwardError(
+            f"next hop {host!r} is a host name; DNS resolution is not supported yet, "
+            "use an IP address"
+        ) from None
+    return NextHop(proto, host, parsed.port or 5060)
+
+
+def stateless_branch(ctx: Context) -> str:
+    """A branch equal for retransmissions of the same request (RFC 3261 §16.11)."""
+    msg = ctx.msg
+    try:
+        incoming = msg.via1.branch or ""
+    except SIPError:
+        incoming = ""
+    key = "\x00".join((incoming, ctx.ruri, msg.call_id, msg.get_header("CSeq") or ""))
+    return BRANCH_COOKIE + "ks" + hashlib.blake2s(key.encode("utf-8", "surrogateescape"),
+                                                   digest_size=10).hexdigest()
+
+
+def via_for(local: ListenSpec, branch: str) -> str:
+    """Our Via for a request leaving through ``local`` (its advertised address if set)."""
+    host, port = local.advertise or (local.host, local.port)
+    return f"SIP/2.0/{local.proto.upper()} {format_hostport(host, port)};branch={branch}"

@@ -1,0 +1,1 @@
+"""ksrpy test suite."""
