@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..modules.exports import RouteType
+from ..sip.errors import SIPError
+from ..sip.uri import SipURI, parse_uri
 
 if TYPE_CHECKING:
     from ..sip.message import SIPMessage
@@ -67,6 +69,21 @@ class Context:
     def ruri(self) -> str:
         """The current Request-URI: the new one when the script changed it."""
         return self.new_ruri if self.new_ruri is not None else self.msg.ruri
+
+    def ruri_uri(self) -> SipURI | None:
+        """The current R-URI parsed (None for replies or an unparsable URI), cached per value."""
+        if not self.msg.is_request:
+            return None
+        text = self.ruri
+        cached = self.extra.get("_ruri")
+        if cached is not None and cached[0] == text:
+            return cached[1]
+        try:
+            parsed: SipURI | None = parse_uri(text)
+        except SIPError:
+            parsed = None
+        self.extra["_ruri"] = (text, parsed)
+        return parsed
 
     def set_flag(self, flag: int) -> None:
         """Set message flag ``flag`` (0..63)."""

@@ -6,7 +6,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from ..sip.errors import SIPError
-from ..sip.uri import parse_uri
+from ..sip.uri import SipURI, parse_uri
 from .exports import ANY_ROUTE, FAILURE_ROUTE, REQUEST_ROUTE, Module, Returns, export
 from .exports import ArgKind as K
 
@@ -120,13 +120,16 @@ class CoreModule(Module):
         return 1 if ctx.rcv.dst_port == int(port) else -1
 
     # --------------------------------------------------------------- myself
-    def _uri_is_myself(self, uri: str | None) -> int:
+    def _uri_is_myself(self, uri: str | SipURI | None) -> int:
         if not uri:
             return -1
-        try:
-            parsed = parse_uri(uri)
-        except SIPError:
-            return -1
+        if isinstance(uri, str):
+            try:
+                parsed = parse_uri(uri)
+            except SIPError:
+                return -1
+        else:
+            parsed = uri
         if not parsed.host:
             return -1
         proto = "tls" if parsed.scheme == "sips" else parsed.transport
@@ -140,7 +143,7 @@ class CoreModule(Module):
     @export("is_myself_ruri", returns=B, cfg=False)
     def is_myself_ruri(self, ctx: Context) -> int:
         """True when the current Request-URI points at this server."""
-        return self._uri_is_myself(ctx.ruri) if ctx.msg.is_request else -1
+        return self._uri_is_myself(ctx.ruri_uri())
 
     @export("is_myself_duri", returns=B, cfg=False)
     def is_myself_duri(self, ctx: Context) -> int:

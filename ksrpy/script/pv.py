@@ -49,19 +49,8 @@ class PV:
 
 
 def _ruri(ctx: Context) -> SipURI | None:
-    """The current R-URI parsed (cached per value on the context)."""
-    if not ctx.msg.is_request:
-        return None
-    text = ctx.ruri
-    cached = ctx.extra.get("_ruri")
-    if cached is not None and cached[0] == text:
-        return cached[1]
-    try:
-        parsed = parse_uri(text)
-    except SIPError:
-        return None
-    ctx.extra["_ruri"] = (text, parsed)
-    return parsed
+    """The current R-URI parsed (cached on the context)."""
+    return ctx.ruri_uri()
 
 
 def _default_port(uri: SipURI) -> int:

@@ -11,9 +11,9 @@ Kamailio (the R-URI is the exception: the proxy core keeps a new R-URI apart).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from functools import cached_property
+from typing import Any
 
 from .cseq import parse_cseq
 from .digest import DigestCredentials, parse_credentials
@@ -53,6 +53,29 @@ def _unfold(value: str) -> str:
     return " ".join(part.strip(" \t") for part in lines)
 
 
+class cached_property:  # noqa: N801 - drop-in for functools.cached_property
+    """Compute once per instance and store in its __dict__; no lock (3.11's has one).
+
+    Messages are handled by one thread at a time, so the lock functools takes
+    on every first access is pure cost on the per-message path.
+    """
+
+    def __init__(self, func: Callable[[Any], Any]) -> None:
+        self.func = func
+        self.name = func.__name__
+        self.__doc__ = func.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        value = self.func(instance)
+        instance.__dict__[self.name] = value
+        return value
+
+
 class Header:
     """One header field of the received message (name and value as written)."""
 
@@ -78,6 +101,7 @@ class SIPMessage:
         self._edits: list[tuple[int, int, int, bytes]] = []
         self._edit_seq = 0
         self._by_id: dict[int, list[int]] | None = None
+        self._first: dict[int, str | None] = {}
 
     # ----------------------------------------------------------- construction
 
@@ -210,9 +234,15 @@ class SIPMessage:
         return bool(self._indices_by_name(name))
 
     def header_by_id(self, hid: int) -> str | None:
-        """Value of the first header with a known id (fast path for the core)."""
+        """Value of the first header with a known id (fast path for the core, cached)."""
+        try:
+            return self._first[hid]
+        except KeyError:
+            pass
         found = self._indices(hid)
-        return self._value_at(found[0]) if found else None
+        value = self._value_at(found[0]) if found else None
+        self._first[hid] = value
+        return value
 
     # ---------------------------------------------------------- typed access
 

@@ -42,19 +42,16 @@ def stateless_to_tag(msg: SIPMessage) -> str:
     """A To-tag equal for every retransmission of the same request.
 
     Shape ``<32 hex>.<8 hex>`` as Kamailio's sl: the process prefix, then a
-    CRC of what identifies the request (Call-ID, From-tag, CSeq number, top
-    Via branch) so the ACK of a stateless negative reply matches it.
+    CRC of what identifies the request as received (From, Call-ID, CSeq and
+    the top Via header) so the ACK of a stateless negative reply matches it.
+    Raw header values are hashed: nothing needs parsing.
     """
-    try:
-        from_tag = msg.from_.tag or ""
-    except Exception:  # noqa: BLE001 - a broken From still gets a stable tag
-        from_tag = msg.header_by_id(HeaderId.FROM) or ""
-    try:
-        branch = msg.via1.branch or ""
-    except Exception:  # noqa: BLE001
-        branch = ""
-    cseq_value = msg.header_by_id(HeaderId.CSEQ) or ""
-    key = "\x00".join((msg.call_id, from_tag, cseq_value.split(" ", 1)[0], branch))
+    key = "\x00".join((
+        msg.header_by_id(HeaderId.FROM) or "",
+        msg.call_id,
+        msg.header_by_id(HeaderId.CSEQ) or "",
+        msg.header_by_id(HeaderId.VIA) or "",
+    ))
     return f"{SL_TAG_PREFIX}.{zlib.crc32(encode(key)):08x}"
 
 
@@ -145,10 +142,14 @@ def build_reply(
 
 
 def _has_tag(req: SIPMessage) -> bool:
+    """True when the request's To carries a tag (parsed only when ';tag' appears at all)."""
+    value = req.header_by_id(HeaderId.TO) or ""
+    if "tag" not in value.lower():
+        return False
     try:
         return req.to.tag is not None
     except Exception:  # noqa: BLE001 - an unparsable To: do not add a tag blindly
-        return ";tag=" in (req.header_by_id(HeaderId.TO) or "").lower()
+        return True
 
 
 __all__ = ["REASONS", "SL_TAG_PREFIX", "build_reply", "decode", "reply_via", "stateless_to_tag"]
