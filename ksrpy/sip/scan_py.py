@@ -253,8 +253,12 @@ def scan(buf: bytes) -> list[int]:
             else:
                 break
         ve = last_content_end
-        while ve > vs and buf[ve - 1] in _WSP:
-            ve -= 1
+        while ve > vs:
+            c = buf[ve - 1]
+            if c in _WSP or c == 0x0A or (c == 0x0D and ve < end and buf[ve] == 0x0A):
+                ve -= 1
+            else:
+                break
         count += 1
         if count > MAX_HEADERS:
             raise ScanError(E_TOO_MANY_HEADERS)
@@ -265,7 +269,7 @@ def scan(buf: bytes) -> list[int]:
             if value < 0 or (cl_value >= 0 and value != cl_value):
                 if out[0] == 0:
                     out[0] = S_BAD_CONTENT_LENGTH
-            else:
+            if value >= 0:
                 cl_value = value
         pos = line_end
     out[8] = body_off
