@@ -45,8 +45,8 @@ def run(
     file: ScriptOpt = None,
     listen: ListenOpt = None,
     define: DefineOpt = None,
-    debug: Annotated[int | None, typer.Option("--debug", "-d",
-                                              help="Log level as Kamailio's debug (-3..3).")] = None,
+    debug: Annotated[int | None, typer.Option(
+        "--debug", "-d", help="Log level as Kamailio's debug (-3..3).")] = None,
     ready_file: Annotated[str | None, typer.Option(
         "--ready-file", help="Write the bound sockets to this file once listening.")] = None,
 ) -> None:

@@ -20,7 +20,8 @@ class SlModule(Module):
     name = "sl"
     kemi_namespace = "sl"
     params = (
-        ParamExport("default_code", int, 500, "Code used by sl_reply_error when no error is known."),
+        ParamExport("default_code", int, 500,
+                    "Code used by sl_reply_error when no error is known."),
         ParamExport("default_reason", str, "Internal Server Error", "Reason for default_code."),
         ParamExport("bind_tm", int, 1, "send_reply goes through tm when a transaction exists."),
         ParamExport("rich_redirect", int, 0, "Accepted for compatibility; no effect yet."),

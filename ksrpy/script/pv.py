@@ -1,4 +1,4 @@
-"""Pseudo-variables: ``$si``, ``$ru``, ``$var(x)``, ``$hdr(Name)`` ... resolved once into getters/setters.
+"""Pseudo-variables (``$si``, ``$ru``, ``$var(x)``, ``$hdr(Name)`` ...) resolved to getters/setters.
 
 ``resolve("$rU")`` returns a ``PV`` whose ``get(ctx)`` and ``set(ctx, value)``
 do the work per message; the name is parsed once (at script load in cfg, on
@@ -289,7 +289,9 @@ CLASSES: dict[str, Callable[[str], PV]] = {
 #: Extra PV classes registered by modules (e.g. htable's $sht) at import time.
 EXTRA_CLASSES: dict[str, Callable[[str], PV]] = {}
 
-_NAME = re.compile(r"^\$(?:(?P<cls>[A-Za-z_][A-Za-z0-9_]*)\((?P<inner>.*)\)|(?P<simple>[A-Za-z_?][A-Za-z0-9_]*))$")
+_NAME = re.compile(
+    r"^\$(?:(?P<cls>[A-Za-z_][A-Za-z0-9_]*)\((?P<inner>.*)\)|(?P<simple>[A-Za-z_?][A-Za-z0-9_]*))$"
+)
 
 
 def register_class(name: str, factory: Callable[[str], PV]) -> None:

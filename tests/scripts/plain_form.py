@@ -17,7 +17,7 @@ def ksr_request_route():
         return
     user = KSR.pv.get("$rU")
     if user == "echo":
-        reason = "Echo " + KSR.pv.get("$rm") + " from " + KSR.pv.get("$si") + " " + KSR.pv.get("$proto")
+        reason = "Echo " + KSR.pv.get("$rm") + " from " + KSR.pv.get("$si") + " " + KSR.pv.get("$proto")  # noqa: E501
         KSR.sl.sl_send_reply(200, reason)
         KSR.x.exit()
     if user == "flags":

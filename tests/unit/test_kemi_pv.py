@@ -62,7 +62,8 @@ def _ctx(engine: Engine, mf: str = "70", raw: str | None = None) -> Context:
     [
         ("$si", "10.9.9.9"), ("$sp", 40000), ("$Ri", "127.0.0.1"), ("$Rp", 5070),
         ("$proto", "udp"), ("$rm", "INVITE"), ("$ru", "sip:bob@127.0.0.1:5070;transport=udp"),
-        ("$rU", "bob"), ("$rd", "127.0.0.1"), ("$rp", 5070), ("$fu", "sip:alice@atlanta.example.com"),
+        ("$rU", "bob"), ("$rd", "127.0.0.1"), ("$rp", 5070),
+        ("$fu", "sip:alice@atlanta.example.com"),
         ("$fU", "alice"), ("$fd", "atlanta.example.com"), ("$fn", "Alice"), ("$ft", "ft1"),
         ("$tu", "sip:bob@biloxi.example.com"), ("$tU", "bob"), ("$td", "biloxi.example.com"),
         ("$tt", None), ("$ci", "cid-42"), ("$cs", 17), ("$ua", "friendly-scanner"),

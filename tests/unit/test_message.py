@@ -139,7 +139,8 @@ def test_soft_errors_carry_the_status_to_answer(raw: bytes, status: int) -> None
 
 @pytest.mark.parametrize(
     "raw",
-    [b"", b"\r\n\r\n", b"garbage", b"HTTP/1.1 200 OK\r\n\r\n", b"INVITE sip:a@b SIP/2.0\r\nNo colon\r\n\r\n",
+    [b"", b"\r\n\r\n", b"garbage", b"HTTP/1.1 200 OK\r\n\r\n",
+     b"INVITE sip:a@b SIP/2.0\r\nNo colon\r\n\r\n",
      b"INVITE sip:a@b SIP/2.0\r\nVia: x\x00y\r\n\r\n"],
 )
 def test_hard_errors_cannot_be_answered(raw: bytes) -> None:

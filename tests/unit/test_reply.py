@@ -59,7 +59,8 @@ def test_no_to_tag_on_100_and_existing_tag_kept() -> None:
     req = _parse(REQ)
     trying = _parse(build_reply(req, 100, None, src_ip="1.2.3.4", src_port=1, to_tag="zz"))
     assert trying.to.tag is None
-    tagged = _parse(REQ.replace(b"To: <sip:alice@example.com>", b"To: <sip:alice@example.com>;tag=old"))
+    tagged = _parse(REQ.replace(b"To: <sip:alice@example.com>",
+                                b"To: <sip:alice@example.com>;tag=old"))
     out = _parse(build_reply(tagged, 486, None, src_ip="1.2.3.4", src_port=1, to_tag="new"))
     assert out.to.tag == "old"
 
