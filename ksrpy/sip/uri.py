@@ -33,7 +33,7 @@ def _escaped_run(chars: str) -> str:
 
 
 _USERINFO_RE = re.compile(f"({_escaped_run(_USER_CHARS)})(?::({_escaped_run(_PASSWORD_CHARS)}))?")
-_HOSTPORT_RE = re.compile(r"(\[[^\]]*\]|[A-Za-z0-9.\-]+)(?::([0-9]*))?")
+_HOSTPORT_RE = re.compile(r"(\[[^\]]*\]|[A-Za-z0-9.\-_]+)(?::([0-9]*))?")
 _HNAME = f"(?:[{_HNV_CHARS}]|{_ESC}){_escaped_run(_HNV_CHARS)}"
 # headers = "?" header *( "&" header ); header = hname "=" hvalue (RFC 3261 §25.1)
 _HEADER = f"{_HNAME}={_escaped_run(_HNV_CHARS)}"
@@ -42,8 +42,11 @@ _HEADERS_RE = re.compile(f"{_HEADER}(?:&{_HEADER})*")
 # RFC 3261 §25.1: hostname = *( domainlabel "." ) toplabel [ "." ];
 # domainlabel = alphanum / alphanum *( alphanum / "-" ) alphanum;
 # toplabel = ALPHA / ALPHA *( alphanum / "-" ) alphanum
+# Lenient on purpose: "_" is accepted inside labels, as real deployments (container and
+# service names) use it and Kamailio accepts it too.
 _HOSTNAME_RE = re.compile(
-    r"(?:[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?\.)*[A-Za-z](?:[A-Za-z0-9\-]*[A-Za-z0-9])?\.?"
+    r"(?:[A-Za-z0-9_](?:[A-Za-z0-9\-_]*[A-Za-z0-9_])?\.)*"
+    r"[A-Za-z](?:[A-Za-z0-9\-_]*[A-Za-z0-9_])?\.?"
 )
 # IPv4 as dec-octets, 0-255 without leading zeros (RFC 3986 §3.2.2; RFC 5954 §4.1 adopts it
 # for SIP in place of RFC 3261's looser 1*3DIGIT form).

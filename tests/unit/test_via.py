@@ -181,7 +181,7 @@ def test_rfc5118_ipv6() -> None:
         ("SIP/2.0/UDP host;ttl", "ttl"),
         ("SIP/2.0/UDP host;branch", "branch"),
         ("SIP/2.0/UDP host;maddr", "maddr"),
-        ("SIP/2.0/UDP host;maddr=bad_host", "host"),
+        ("SIP/2.0/UDP host;maddr=bad!host", "host"),
         ("SIP/2.0/UDP host;branch=a b", "expected ';'"),
         ("SIP/2.0/UDP host;branch=", "no value"),
         ("SIP/2.0/UDP a.example.com, ", "empty element"),
