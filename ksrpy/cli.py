@@ -66,19 +66,32 @@ def run(
 def check(
     file: ScriptOpt = None,
     define: DefineOpt = None,
+    syntax: Annotated[bool, typer.Option(
+        "--syntax", help="Check the language only (no module or function lookups).")] = False,
+    show_python: Annotated[bool, typer.Option(
+        "--show-python", help="Print the Python generated from a cfg script.")] = False,
 ) -> None:
     """Load a script and report every error found, without opening a socket."""
     from .core.config import CoreConfig
     from .core.engine import Engine
-    from .modules import default_modules
     from .paths import default_script
-    from .script.loader import check_script
+    from .script.errors import ScriptLoadError
+    from .script.loader import check_script, load_script, script_kind
 
     script = file or str(default_script())
     engine = Engine(CoreConfig(defines=_defines(list(define or []))))
-    for name in default_modules():
-        engine.load_module(name)
-    issues = check_script(script, engine)
+    if show_python:
+        if script_kind(script) != "cfg":
+            raise typer.BadParameter("--show-python applies to cfg scripts")
+        try:
+            routes = load_script(script, engine)
+        except ScriptLoadError as exc:
+            issues = exc.issues
+        else:
+            typer.echo(routes.source, nl=False)
+            return
+    else:
+        issues = check_script(script, engine, syntax_only=syntax)
     for item in issues:
         typer.echo(str(item), err=True)
     if issues:

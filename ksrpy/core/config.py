@@ -28,6 +28,7 @@ class CoreConfig:
     tcp_max_connections: int = 2048
     tcp_header_timeout: float = 10.0
     max_while_loops: int = 1000
+    disable_tcp: bool = False
     defines: dict[str, str] = field(default_factory=dict)
 
     @property

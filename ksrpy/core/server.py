@@ -9,7 +9,6 @@ import signal
 import sys
 from dataclasses import dataclass, field
 
-from ..modules import default_modules
 from ..script.errors import ScriptLoadError
 from ..script.loader import load_script
 from ..sip import scanner
@@ -67,8 +66,6 @@ def build_engine(options: RunOptions) -> tuple[Engine, list[ListenSpec]]:
     if options.debug is not None:
         config.debug = options.debug
     engine = Engine(config)
-    for name in default_modules():
-        engine.load_module(name)
     routes = load_script(options.script, engine)
     engine.set_routes(routes)
     engine.init_modules()
@@ -125,6 +122,8 @@ def run(options: RunOptions) -> int:
     except ValueError as exc:
         log.error("%s", exc)
         return 1
+    if options.debug is None:
+        setup_logging(engine.config.debug)
     log.info("script %s loaded; event loop %s; scanner %s", options.script, loop_name,
              "native" if scanner.NATIVE else "pure-Python")
     try:

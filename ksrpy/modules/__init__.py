@@ -15,6 +15,7 @@ AVAILABLE: dict[str, str] = {
     "sl": "ksrpy.modules.sl:SlModule",
     "maxfwd": "ksrpy.modules.maxfwd:MaxfwdModule",
     "siputils": "ksrpy.modules.siputils:SiputilsModule",
+    "xlog": "ksrpy.modules.xlog:XlogModule",
 }
 
 

@@ -1,4 +1,4 @@
-"""Pick the front end for a script file: Python KSR now, kamailio.cfg next."""
+"""Pick the front end for a script file: Python KSR or kamailio.cfg."""
 
 from __future__ import annotations
 
@@ -18,25 +18,42 @@ def script_kind(path: str) -> str:
 
 
 def load_script(path: str, engine: Engine) -> Routes:
-    """Load a routing script into ``engine``; ScriptLoadError lists every problem."""
+    """Load a routing script into ``engine``; ScriptLoadError lists every problem.
+
+    Python scripts get every ksrpy module; a cfg script gets the modules its
+    loadmodule lines name (plus the core ones).
+    """
     if script_kind(path) == "python":
+        from ..modules import default_modules
+
+        for name in default_modules():
+            engine.load_module(name)
         return load_python_script(path, engine)
-    raise ScriptLoadError([ScriptIssue(
-        path, 1, 1, "kamailio.cfg scripts are not supported by this version of ksrpy yet; "
-        "use a Python KSR script (.py)")])
+    from .cfg.loader import compile_cfg
+
+    return compile_cfg(path, engine)
 
 
-def check_script(path: str, engine: Engine) -> list[ScriptIssue]:
-    """Every problem found in a script without executing it or opening a socket."""
-    if script_kind(path) != "python":
+def check_script(path: str, engine: Engine, *, syntax_only: bool = False) -> list[ScriptIssue]:
+    """Every problem found in a script without serving traffic or opening a socket."""
+    if script_kind(path) == "python":
         try:
-            load_script(path, engine)
-        except ScriptLoadError as exc:
-            return exc.issues
-        return []
+            with open(path, encoding="utf-8") as fh:
+                text = fh.read()
+        except OSError as exc:
+            return [ScriptIssue(path, 1, 1, f"cannot read script: {exc}")]
+        if not syntax_only:
+            from ..modules import default_modules
+
+            for name in default_modules():
+                engine.load_module(name)
+        return check_python_source(path, text, engine, syntax_only=syntax_only)
+    if syntax_only:
+        from .cfg.loader import check_cfg_syntax
+
+        return check_cfg_syntax(path, engine.config.defines)
     try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
-    except OSError as exc:
-        return [ScriptIssue(path, 1, 1, f"cannot read script: {exc}")]
-    return check_python_source(path, text, engine)
+        load_script(path, engine)
+    except ScriptLoadError as exc:
+        return exc.issues
+    return []

@@ -103,12 +103,15 @@ def _ksr_chain(node: ast.expr) -> tuple[str, str] | None:
     return None
 
 
-def check_python_source(path: str, text: str, engine: Engine) -> list[ScriptIssue]:
+def check_python_source(path: str, text: str, engine: Engine, *,
+                        syntax_only: bool = False) -> list[ScriptIssue]:
     """Every problem a static read of the script finds (syntax, KSR names, arity, route names)."""
     try:
         tree = ast.parse(text, filename=path)
     except SyntaxError as exc:
         return [_syntax_issue(path, exc)]
+    if syntax_only:
+        return []
     lines = text.splitlines()
     signatures = kemi_signatures(engine)
     namespaces = {ns for ns, _ in signatures}

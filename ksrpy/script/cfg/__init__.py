@@ -1,0 +1,1 @@
+"""The kamailio.cfg front end: preprocessor, grammar, compiler to Python."""
