@@ -31,6 +31,8 @@ class Context:
         "route_type",
         "flags",
         "vars",
+        "avps",
+        "xavps",
         "dst_uri",
         "new_ruri",
         "drop",
@@ -52,6 +54,9 @@ class Context:
         self.route_type = RouteType.REQUEST if msg.is_request else RouteType.CORE_REPLY
         self.flags = 0
         self.vars: dict[str, Any] = {}
+        # $avp / $xavp storage, created on first write (most messages never use them).
+        self.avps: dict[str | int, list[Any]] | None = None
+        self.xavps: dict[str, list[Any]] | None = None
         self.dst_uri: str | None = None
         self.new_ruri: str | None = None
         self.drop = False
