@@ -1,4 +1,4 @@
-"""The ``ksrpy`` command: run, check, version."""
+"""The ``ksrpy`` command: run, check, rpc, version."""
 
 from __future__ import annotations
 
@@ -38,6 +38,13 @@ ListenOpt = Annotated[
 DefineOpt = Annotated[
     list[str] | None, typer.Option("-A", "--define", help="Define NAME[=VALUE] for the script."),
 ]
+CtlOpt = Annotated[
+    str | None,
+    typer.Option("--ctl", metavar="PATH",
+                 help="Control socket (JSON-RPC). Default: $KSRPY_CTL, else "
+                      "/run/ksrpy/ksrpy_ctl, else $XDG_RUNTIME_DIR/ksrpy_ctl, else "
+                      "/tmp/ksrpy-UID/ksrpy_ctl."),
+]
 
 
 @app.command()
@@ -49,6 +56,13 @@ def run(
         "--debug", "-d", help="Log level as Kamailio's debug (-3..3).")] = None,
     ready_file: Annotated[str | None, typer.Option(
         "--ready-file", help="Write the bound sockets to this file once listening.")] = None,
+    ctl: Annotated[str | None, typer.Option(
+        "--ctl", metavar="PATH",
+        help="Control socket path, 'none' to disable. Default: $KSRPY_CTL, else "
+             "/run/ksrpy/ksrpy_ctl, else $XDG_RUNTIME_DIR/ksrpy_ctl, else "
+             "/tmp/ksrpy-UID/ksrpy_ctl.")] = None,
+    watch: Annotated[bool, typer.Option(
+        "--watch", help="Reload the script when one of its files changes.")] = False,
 ) -> None:
     """Run the proxy (default: shipped routes on 127.0.0.1:5060, UDP and TCP)."""
     from .core.server import RunOptions
@@ -58,7 +72,7 @@ def run(
     script = file or str(default_script())
     options = RunOptions(script=script, listen=list(listen or []),
                          defines=_defines(list(define or [])), debug=debug,
-                         ready_file=ready_file)
+                         ready_file=ready_file, ctl=ctl, watch=watch)
     raise typer.Exit(run_server(options))
 
 
@@ -98,6 +112,42 @@ def check(
         typer.echo(f"{script}: {len(issues)} error(s)", err=True)
         raise typer.Exit(1)
     typer.echo(f"{script}: ok")
+
+
+@app.command()
+def rpc(
+    method: Annotated[str, typer.Argument(help="RPC method, e.g. core.uptime or routes.reload.")],
+    params: Annotated[list[str] | None, typer.Argument(
+        help="Parameters, typed as kamcmd: digits are integers, 's:' forces a string.")] = None,
+    ctl: CtlOpt = None,
+    timeout: Annotated[float, typer.Option(
+        "--timeout", help="Seconds to wait for the answer.")] = 30.0,
+) -> None:
+    """Call an RPC command of a running ksrpy over its control socket."""
+    import json
+
+    from .core.rpc import RpcCallError, RpcClientError, call, default_ctl_path, parse_cli_param
+
+    path = ctl or default_ctl_path()
+    try:
+        values = [parse_cli_param(p) for p in params or []]
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    try:
+        result = call(path, method, values or None, timeout=timeout)
+    except RpcClientError as exc:
+        typer.echo(f"ksrpy rpc: {exc}", err=True)
+        raise typer.Exit(1) from None
+    except RpcCallError as exc:
+        typer.echo(f"error {exc.code}: {exc.message}", err=True)
+        if exc.data is not None:
+            if isinstance(exc.data, list) and all(isinstance(d, str) for d in exc.data):
+                for item in exc.data:
+                    typer.echo(item, err=True)
+            else:
+                typer.echo(json.dumps(exc.data, indent=2), err=True)
+        raise typer.Exit(1) from None
+    typer.echo(json.dumps(result, indent=2, ensure_ascii=False))
 
 
 @app.command()

@@ -17,6 +17,8 @@ from ..transport.errors import TransportError
 from ..transport.manager import TransportManager
 from .config import CoreConfig
 from .engine import Engine
+from .reload import Reloader, ScriptWatcher, cancel, register_routes_commands
+from .rpc import RpcRegistry, RpcServer, RpcSocketError, register_core, resolve_ctl_path
 
 log = logging.getLogger("ksrpy")
 
@@ -36,6 +38,8 @@ class RunOptions:
     defines: dict[str, str] = field(default_factory=dict)
     debug: int | None = None
     ready_file: str | None = None
+    ctl: str | None = None  # control socket path; None: the default; "none": no socket
+    watch: bool = False  # reload when a script file changes
 
 
 def setup_logging(debug: int) -> None:
@@ -76,8 +80,31 @@ def build_engine(options: RunOptions) -> tuple[Engine, list[ListenSpec]]:
     return engine, listens
 
 
-async def serve(engine: Engine, listens: list[ListenSpec], ready_file: str | None = None) -> None:
-    """Listen, process messages until SIGTERM/SIGINT, then close everything."""
+def control_registry(engine: Engine, reloader: Reloader | None,
+                     script: str | None = None) -> RpcRegistry:
+    """Built-in commands, routes.* when reloads are possible, then the modules' RPCs."""
+    registry = RpcRegistry()
+    register_core(registry, engine, script)
+    if reloader is not None:
+        register_routes_commands(registry, reloader)
+    registry.add_module_rpcs(engine.modules)
+    return registry
+
+
+async def serve(
+    engine: Engine,
+    listens: list[ListenSpec],
+    ready_file: str | None = None,
+    *,
+    ctl: str | None = None,
+    script: str | None = None,
+    watch: bool = False,
+) -> None:
+    """Listen, process messages until SIGTERM/SIGINT, then close everything.
+
+    ``ctl`` is the control socket path (None: no socket); ``script`` enables
+    reloads (routes.reload, SIGHUP, and ``watch`` polling its files).
+    """
     cfg = engine.config
     transport = TransportManager(
         listens,
@@ -91,17 +118,35 @@ async def serve(engine: Engine, listens: list[ListenSpec], ready_file: str | Non
     engine.attach_transport(transport)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    bound = ", ".join(str(s) for s in transport.bound)
-    log.info("listening on %s", bound)
-    if ready_file:
-        with open(ready_file, "w", encoding="utf-8") as fh:
-            fh.write("\n".join(str(s) for s in transport.bound) + "\n")
+    reloader = Reloader(engine, script) if script else None
+    rpc_server: RpcServer | None = None
+    watcher: asyncio.Task[None] | None = None
     try:
+        if ctl:
+            rpc_server = RpcServer(control_registry(engine, reloader, script), ctl)
+            await rpc_server.start()
+            log.info("control socket %s", ctl)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        if reloader is not None:
+            # Runs on the loop thread, so the reload falls between two messages.
+            loop.add_signal_handler(signal.SIGHUP, reloader.reload, "SIGHUP")
+            if watch:
+                watcher = asyncio.create_task(ScriptWatcher(reloader).run())
+                log.info("watching %s for changes", ", ".join(reloader.files()))
+        bound = ", ".join(str(s) for s in transport.bound)
+        log.info("listening on %s", bound)
+        if ready_file:
+            with open(ready_file, "w", encoding="utf-8") as fh:
+                fh.write("\n".join(str(s) for s in transport.bound) + "\n")
         await stop.wait()
     finally:
         log.info("stopping")
+        await cancel(watcher)
+        if reloader is not None:
+            loop.remove_signal_handler(signal.SIGHUP)
+        if rpc_server is not None:
+            await rpc_server.stop()
         await transport.stop()
         for module in engine.modules.values():
             module.destroy()
@@ -115,6 +160,11 @@ def run(options: RunOptions) -> int:
         log.warning("C scanner not in use (%s); running on the pure-Python scanner",
                     scanner.native_unavailable_reason or "KSRPY_PURE=1")
     try:
+        ctl = resolve_ctl_path(options.ctl, create=True)
+    except RpcSocketError as exc:
+        log.error("%s", exc)
+        return 1
+    try:
         engine, listens = build_engine(options)
     except ScriptLoadError as exc:
         log.error("cannot load %s:\n%s", options.script, exc)
@@ -127,8 +177,9 @@ def run(options: RunOptions) -> int:
     log.info("script %s loaded; event loop %s; scanner %s", options.script, loop_name,
              "native" if scanner.NATIVE else "pure-Python")
     try:
-        asyncio.run(serve(engine, listens, options.ready_file))
-    except TransportError as exc:
+        asyncio.run(serve(engine, listens, options.ready_file, ctl=ctl, script=options.script,
+                          watch=options.watch))
+    except (TransportError, RpcSocketError) as exc:
         log.error("%s", exc)
         return 1
     return 0

@@ -21,6 +21,8 @@ class KsrpyProcess:
     script: str | None = None
     listen: tuple[str, ...] = ("udp:127.0.0.1:0", "tcp:127.0.0.1:0")
     extra_args: tuple[str, ...] = ()
+    #: Control socket path; "none" (the default) keeps tests off the shared default socket.
+    ctl: str = "none"
     env: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen[bytes] | None = None
     bound: dict[str, tuple[str, int]] = field(default_factory=dict)
@@ -36,7 +38,7 @@ class KsrpyProcess:
             cmd += ["-f", self.script]
         for item in self.listen:
             cmd += ["-l", item]
-        cmd += list(self.extra_args)
+        cmd += ["--ctl", self.ctl, *self.extra_args]
         env = {**os.environ, "PYTHONPATH": str(REPO), **self.env}
         with open(self.stderr_path, "wb") as err:
             self.proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=err, stderr=err,
