@@ -16,6 +16,7 @@ AVAILABLE: dict[str, str] = {
     "maxfwd": "ksrpy.modules.maxfwd:MaxfwdModule",
     "siputils": "ksrpy.modules.siputils:SiputilsModule",
     "xlog": "ksrpy.modules.xlog:XlogModule",
+    "textops": "ksrpy.modules.textops:TextopsModule",
 }
 
 

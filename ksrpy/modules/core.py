@@ -45,7 +45,7 @@ class CoreModule(Module):
     kemi_namespace = ""
 
     # ------------------------------------------------------------- methods
-    @export("is_method", ("method", K.STR), returns=B)
+    @export("is_method", ("method", K.STR), returns=B, cfg=False)
     def is_method(self, ctx: Context, method: str) -> int:
         """True when the request method (CSeq method for replies) equals ``method``."""
         return 1 if ctx.msg.method.upper() == method.upper() else -1

@@ -169,8 +169,9 @@ def _ruri_port(ctx: Context) -> int | None:
     return uri.port if uri.port is not None else _default_port(uri)
 
 
-def _cseq_num(ctx: Context) -> int:
-    return ctx.msg.cseq[0]
+def _cseq_num(ctx: Context) -> str:
+    # A string, as in Kamailio ($cs + $cs concatenates); comparisons with ints still work.
+    return str(ctx.msg.cseq[0])
 
 
 def _status(ctx: Context) -> int | None:

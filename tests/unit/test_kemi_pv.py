@@ -66,7 +66,7 @@ def _ctx(engine: Engine, mf: str = "70", raw: str | None = None) -> Context:
         ("$fu", "sip:alice@atlanta.example.com"),
         ("$fU", "alice"), ("$fd", "atlanta.example.com"), ("$fn", "Alice"), ("$ft", "ft1"),
         ("$tu", "sip:bob@biloxi.example.com"), ("$tU", "bob"), ("$td", "biloxi.example.com"),
-        ("$tt", None), ("$ci", "cid-42"), ("$cs", 17), ("$ua", "friendly-scanner"),
+        ("$tt", None), ("$ci", "cid-42"), ("$cs", "17"), ("$ua", "friendly-scanner"),
         ("$rs", None), ("$rr", None), ("$du", None), ("$var(unset)", 0), ("$hdr(X-Two)", "a"),
         ("$hdr(x-two[1])", "b"), ("$hdr(X-Two[-1])", "b"), ("$hdr(Missing)", None),
         ("$hdrc(X-Two)", 2), ("$mt", 1), ("$null", None),

@@ -383,6 +383,7 @@ class Compiler:
         if isinstance(expr, ast.Compare):
             return self._compare(expr), True
         if isinstance(expr, ast.BinOp):
+            self._check_constant_types(expr)
             left, right = self.value(expr.left), self.value(expr.right)
             if expr.op == "+":
                 return f"_rt.add({left}, {right})", False
@@ -391,6 +392,17 @@ class Compiler:
             return self._unary(expr)
         self.error(expr.pos, f"unsupported expression {type(expr).__name__}")
         return "None", False
+
+    def _check_constant_types(self, expr: ast.BinOp) -> None:
+        """Kamailio refuses constant operands of the wrong type at load time."""
+        left, right = expr.left, expr.right
+        if expr.op == "+":
+            if isinstance(left, ast.Num) and isinstance(right, ast.Str):
+                self.error(right.pos, "type mismatch: string added to an integer")
+            return
+        for side in (left, right):
+            if isinstance(side, ast.Str):
+                self.error(side.pos, f"type mismatch: string operand of '{expr.op}'")
 
     def _unary(self, expr: ast.Unary) -> tuple[str, bool]:
         if expr.op == "!":
@@ -411,6 +423,13 @@ class Compiler:
 
     def _compare(self, expr: ast.Compare) -> str:
         op, left, right = expr.op, expr.left, expr.right
+        if isinstance(right, ast.Keyword):
+            self.error(right.pos, f"'{right.name}' must be on the left side of '{op}'")
+            return "False"
+        if isinstance(left, ast.Keyword) and left.name == "method" and op in ("==", "!="):
+            # Kamailio compares methods case-insensitively.
+            test = f"_rt.eq_nocase({self.value(left)}, {self.value(right)})"
+            return test if op == "==" else f"(not {test})"
         if isinstance(left, ast.Myself):
             left, right = right, left
         if isinstance(right, ast.Myself):
@@ -423,6 +442,10 @@ class Compiler:
             net = self._ipnet(right)
             test = f"_rt.ip_in({self.value(left)}, {net})"
             return test if op == "==" else f"(not {test})"
+        if op in ("<", ">", "<=", ">=") and (isinstance(left, ast.Str)
+                                             or isinstance(right, ast.Str)):
+            self.error(expr.pos, f"type mismatch: string operand of '{op}'")
+            return "False"
         a = self.value(left)
         if op in ("=~", "!~"):
             if isinstance(right, ast.Str):

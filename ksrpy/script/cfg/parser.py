@@ -151,6 +151,9 @@ class _Builder(Transformer):
     def assign(self, meta: Any, c: list[Any]) -> ast.Assign:
         return ast.Assign(_pos(c[0]), str(c[0]), str(c[1]), c[2])
 
+    def expr_stmt(self, meta: Any, c: list[Any]) -> ast.ExprStmt:
+        return ast.ExprStmt(c[0].pos, c[0])
+
     # -------------------------------------------------------------- expressions
     def call(self, meta: Any, c: list[Any]) -> ast.Call:
         args = [a for a in c[1:] if a is not None]

@@ -46,27 +46,29 @@ def route_ret(ctx: Context, value: Any) -> int:
 
 
 def truth(value: Any) -> bool:
-    """Condition value: ints are true when positive, strings when non-empty, null is false."""
+    """Condition value: true when its integer value is positive (a string is read as a
+    number, so "x" is false and "5" true, as in Kamailio); null is false."""
     if value is None:
         return False
     if isinstance(value, bool):
         return value
     if isinstance(value, int):
         return value > 0
-    return value != ""
+    return to_int(value) > 0
 
 
 def to_int(value: Any) -> int:
-    """A value as an int (strings parsed as decimal; non-numbers and null are 0)."""
+    """A value as an int: strings must be plain decimal digits with an optional sign
+    (no blanks, as Kamailio's str2sint); anything else, and null, is 0."""
     if isinstance(value, int):
         return int(value)
     if value is None:
         return 0
-    text = str(value).strip()
-    try:
-        return int(text, 0) if text.lower().startswith(("0x", "-0x")) else int(text)
-    except ValueError:
+    text = str(value)
+    digits = text[1:] if text[:1] in "+-" else text
+    if not digits.isascii() or not digits.isdigit():
         return 0
+    return int(text)
 
 
 def to_str(value: Any) -> str:
@@ -112,13 +114,20 @@ def arith(op: str, left: Any, right: Any) -> int:
 
 def _numeric(left: Any, right: Any) -> tuple[int, int] | None:
     if isinstance(left, int) or isinstance(right, int):
-        try:
-            a = left if isinstance(left, int) else int(str(left).strip())
-            b = right if isinstance(right, int) else int(str(right).strip())
-        except ValueError:
+        a = left if isinstance(left, int) else _strict_int(left)
+        b = right if isinstance(right, int) else _strict_int(right)
+        if a is None or b is None:
             return None
         return int(a), int(b)
     return None
+
+
+def _strict_int(value: Any) -> int | None:
+    text = str(value)
+    digits = text[1:] if text[:1] in "+-" else text
+    if not digits.isascii() or not digits.isdigit():
+        return None
+    return int(text)
 
 
 def eq(left: Any, right: Any) -> bool:
@@ -133,22 +142,21 @@ def eq(left: Any, right: Any) -> bool:
     return str(left) == str(right)
 
 
+def eq_nocase(left: Any, right: Any) -> bool:
+    """``method == "x"``: case-insensitive string equality."""
+    if left is None or right is None:
+        return left is right
+    return str(left).lower() == str(right).lower()
+
+
 def ne(left: Any, right: Any) -> bool:
     """``!=``."""
     return not eq(left, right)
 
 
 def order(op: str, left: Any, right: Any) -> bool:
-    """``< > <= >=``: numeric when one side is an int, else string order; null is false."""
-    if left is None or right is None:
-        return False
-    nums = _numeric(left, right)
-    if nums is not None:
-        a, b = nums
-    elif isinstance(left, int) or isinstance(right, int):
-        return False
-    else:
-        a, b = str(left), str(right)  # type: ignore[assignment]
+    """``< > <= >=``: integer comparisons (strings are read as numbers, as Kamailio does)."""
+    a, b = to_int(left), to_int(right)
     if op == "<":
         return a < b
     if op == ">":
