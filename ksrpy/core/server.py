@@ -97,6 +97,7 @@ async def serve(
     ready_file: str | None = None,
     *,
     ctl: str | None = None,
+    ctl_required: bool = True,
     script: str | None = None,
     watch: bool = False,
 ) -> None:
@@ -124,8 +125,15 @@ async def serve(
     try:
         if ctl:
             rpc_server = RpcServer(control_registry(engine, reloader, script), ctl)
-            await rpc_server.start()
-            log.info("control socket %s", ctl)
+            try:
+                await rpc_server.start()
+                log.info("control socket %s", ctl)
+            except RpcSocketError as exc:
+                if ctl_required:
+                    raise
+                # The default path is taken (another ksrpy runs here): serve without RPC.
+                log.warning("%s; running without a control socket (use --ctl PATH)", exc)
+                rpc_server = None
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         if reloader is not None:
@@ -178,7 +186,7 @@ def run(options: RunOptions) -> int:
              "native" if scanner.NATIVE else "pure-Python")
     try:
         asyncio.run(serve(engine, listens, options.ready_file, ctl=ctl, script=options.script,
-                          watch=options.watch))
+                          watch=options.watch, ctl_required=options.ctl is not None))
     except (TransportError, RpcSocketError) as exc:
         log.error("%s", exc)
         return 1
