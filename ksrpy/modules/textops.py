@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .exports import Module, Returns, export
 from .exports import ArgKind as K
+from .exports import Module, Returns, export
 
 if TYPE_CHECKING:
     from ..core.context import Context

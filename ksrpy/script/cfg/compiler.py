@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ...core.context import ScriptExit
@@ -24,7 +24,6 @@ from ...modules.exports import (
     Module,
     RouteType,
 )
-from ..errors import ScriptIssue, source_line
 from ..pv import PVError, resolve
 from ..pvformat import compile_format
 from ..routes import Routes
@@ -77,15 +76,6 @@ class FunctionRef:
 
     module: Module
     export: FunctionExport
-
-
-@dataclass
-class CompileResult:
-    """The generated Python, its cfg line map, and the compiled routes (None on errors)."""
-
-    source: str
-    routes: Routes | None
-    issues: list[ScriptIssue] = field(default_factory=list)
 
 
 def function_index(engine: Engine) -> dict[str, FunctionRef]:
@@ -705,13 +695,3 @@ def runtime_namespace(routes_ref: list[Routes]) -> dict[str, Any]:
         "_dynamic_route": dynamic_route,
         "_loop_limit": loop_limit,
     }
-
-
-def issues_from(errors: list[CompileError], compiler_where: Callable[[ast.Pos], tuple[str, int]]
-                ) -> list[ScriptIssue]:
-    """Compile errors as ScriptIssues with file:line:col and the source line."""
-    out = []
-    for err in errors:
-        file, line = compiler_where(err.pos)
-        out.append(ScriptIssue(file, line, err.pos[1], err.message, source_line(file, line)))
-    return out

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ...modules import ModuleNotAvailable
-from ..errors import ScriptIssue, ScriptLoadError, source_line
+from ..errors import ScriptIssue, ScriptLoadError
 from ..routes import Routes
 from . import ast
-from .compiler import Compiler, issues_from, runtime_namespace
+from .compiler import Compiler, runtime_namespace
 from .parser import CfgSyntaxError, parse
 from .preprocess import Preprocessed, preprocess
 from .settings import NOOP_MODULES, CfgSettings, collect
@@ -31,8 +31,7 @@ class _Issues:
         return (self.pre.files[0] if self.pre.files else "<cfg>", line)
 
     def add(self, pos: ast.Pos, message: str) -> None:
-        file, line = self.where(pos)
-        self.items.append(ScriptIssue(file, line, pos[1], message, source_line(file, line)))
+        self.items.append(self.pre.issue_at(pos[0], pos[1], message))
 
 
 def parse_cfg(path: str, defines: dict[str, str]) -> tuple[Preprocessed, ast.Script | None,
@@ -112,7 +111,7 @@ def compile_cfg(path: str, engine: Engine, *, defines: dict[str, str] | None = N
     compiler = Compiler(engine, pre.line_map, unchecked_calls=bool(missing),
                         max_while_loops=engine.config.max_while_loops)
     source, consts, origin = compiler.compile(script)
-    issues.items.extend(issues_from(compiler.errors, compiler.where))
+    issues.items.extend(pre.issue_at(e.pos[0], e.pos[1], e.message) for e in compiler.errors)
     if issues.items:
         raise ScriptLoadError(issues.items)
     routes_ref: list[Routes] = []

@@ -38,8 +38,8 @@ class CfgSyntaxError(Exception):
 def decode_string(token: str) -> str:
     """The value of a quoted literal: Kamailio's escapes decoded, other backslashes kept."""
     body = token[1:-1]
-    if "\\" not in body:
-        return body
+    if token.startswith("'") or "\\" not in body:
+        return body  # single-quoted strings have no escapes in Kamailio
     out: list[str] = []
     i = 0
     while i < len(body):
