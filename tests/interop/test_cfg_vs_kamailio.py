@@ -38,14 +38,15 @@ VALUES = [
 
 CONDITIONS = [
     '"10" == 10', '"abc" == "abc"', '"abc" == "ABC"', '"abc" != "abd"', "$var(unset) == 0",
-    '$var(unset) == ""', "$du == $null", "$rU != $null", "3 < 10", '"3" < "10"', '$rU < 10', '$cs < 2', '$ci > "a"',
-    "10 >= 10", '$ua =~ "friendly-SCANNER"', '$ua !~ "sipvicious"', '!($ua =~ "sipvicious")', '$du =~ "."',
-    'method == "OPTIONS"', 'method == "options"', 'method != "options"', '"options" == method',
-    'method =~ "^opt"', '$rm == "options"', "src_port == $sp", "proto == UDP",
-    "af == INET", "!(1 == 1)", "1 == 1 && 2 == 3", "1 == 2 || 2 == 2", "$var(unset)",
-    '"x"', '""', '"1"', '"5x"', '"0"', '" 2"', "-1", "1", "0", "$cs", "$fU", "$sp", 'is_method("OPTIONS")', '!is_method("INVITE")',
-    "has_totag()", '$rU == "e0"', "$cs == 1", '$cs == "1"', '$rU =~ "^E"', "$sp > 1024",
-    "$du", "$rU", "uri =~ \"^sip:\"",
+    '$var(unset) == ""', "$du == $null", "$rU != $null", "3 < 10", '"3" < "10"', "$rU < 10",
+    "$cs < 2", '$ci > "a"', "10 >= 10", '$ua =~ "friendly-SCANNER"', '$ua !~ "sipvicious"',
+    '!($ua =~ "sipvicious")', '$du =~ "."', 'method == "OPTIONS"', 'method == "options"',
+    'method != "options"', '"options" == method', 'method =~ "^opt"', '$rm == "options"',
+    "src_port == $sp", "proto == UDP", "af == INET", "!(1 == 1)", "1 == 1 && 2 == 3",
+    "1 == 2 || 2 == 2", "$var(unset)", '"x"', '""', '"1"', '"5x"', '"0"', '" 2"', "-1", "1",
+    "0", "$cs", "$fU", "$sp", 'is_method("OPTIONS")', '!is_method("INVITE")', "has_totag()",
+    '$rU == "e0"', "$cs == 1", '$cs == "1"', '$rU =~ "^E"', "$sp > 1024", "$du", "$rU",
+    'uri =~ "^sip:"',
 ]
 
 HEADER = """\

@@ -308,7 +308,8 @@ def test_every_error_reported_with_location_and_caret(tmp_path: Path) -> None:
     assert f"{path}:9:5: route(MISSING): no route[MISSING] block" in text
     assert f"{path}:10:5: $si cannot be assigned" in text
     assert "unknown pseudo-variable $nosuch" in text
-    assert f"{path}:12:30: argument 1 (limit) of mf_process_maxfwd_header() must be an integer" in text
+    assert (f"{path}:12:30: argument 1 (limit) of mf_process_maxfwd_header() "
+            "must be an integer") in text
     assert "invalid regular expression '('" in text
     assert len(errors) == 7
     assert "        no_such_function();\n        ^" in errors[0].split("\n", 1)[1]
