@@ -21,6 +21,7 @@ import types
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ..paths import shipped_dir
 from .errors import ScriptIssue, ScriptLoadError, source_line
 from .kemi import build_ksr, kemi_signatures
 from .routes import Routes
@@ -168,6 +169,10 @@ def _exec_script(path: str, text: str) -> types.ModuleType:
     if folder not in sys.path:
         # As app_python3: modules beside the script can be imported.
         sys.path.insert(0, folder)
+    stdlib = str(shipped_dir("stdlib"))
+    if stdlib not in sys.path:
+        # ksrpy's includable route helpers (reqinit ...), after everything else.
+        sys.path.append(stdlib)
     code = compile(text, path, "exec")
     exec(code, module.__dict__)  # noqa: S102 - running the user's routing script is the job
     return module
