@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("ksrpy")
 
+_CLASS_COUNTERS = {n: f"{n}xx_replies" for n in range(1, 7)}
+
 #: Modules every engine has, whatever the script loads (Kamailio's core KEMI,
 #: the pv getters and KSR.x flow control).
 CORE_MODULES = ("core", "pv", "x", "hdr")
@@ -50,6 +52,7 @@ class Engine:
         self.started = time.time()
         self.badlog = RateLimitedLog(log, interval=10.0)
         self.current: Context | None = None
+        self._local_specs: dict[tuple[str, str, int], ListenSpec] = {}
         for name in CORE_MODULES:
             self.load_module(name)
 
@@ -220,12 +223,23 @@ class Engine:
             data,
             conn_id=rcv.conn_id,
             no_connect=ctx.reply_no_connect,
-            local=ListenSpec(rcv.proto, rcv.dst_ip, rcv.dst_port),
+            local=self.local_spec(rcv),
         )
         ctx.replied = True
-        self.stats["sent_replies"] += 1
-        self.stats[f"{code // 100}xx_replies"] += 1
+        stats = self.stats
+        stats["sent_replies"] += 1
+        stats[_CLASS_COUNTERS[code // 100]] += 1
         return sent
+
+    def local_spec(self, rcv: ReceiveInfo) -> ListenSpec:
+        """The local socket a message arrived on, as a ListenSpec (cached: it validates)."""
+        key = (rcv.proto, rcv.dst_ip, rcv.dst_port)
+        spec = self._local_specs.get(key)
+        if spec is None:
+            if len(self._local_specs) > 1024:
+                self._local_specs.clear()
+            spec = self._local_specs[key] = ListenSpec(*key)
+        return spec
 
     def local_socket(self, proto: str, af: int, prefer: ListenSpec | None = None) -> ListenSpec:
         """The listen socket to send from: ``prefer`` when it fits, else the first match."""
@@ -246,8 +260,7 @@ class Engine:
         try:
             hop = next_hop(target)
             af = 6 if ":" in hop.ip else 4
-            local = self.local_socket(hop.proto, af,
-                                      ListenSpec(rcv.proto, rcv.dst_ip, rcv.dst_port))
+            local = self.local_socket(hop.proto, af, self.local_spec(rcv))
         except ForwardError as exc:
             ctx.extra["last_error"] = (500, "Unable to forward")
             self.badlog.warning(target, "cannot forward to %s: %s", target, exc)
@@ -255,11 +268,10 @@ class Engine:
         msg = ctx.msg
         with msg.temporary_edits():
             # RFC 3261 §18.2.1 / RFC 3581: the next hop sees where the request came from.
-            top = msg.via1
-            marked = reply_via(top, rcv.src_ip, rcv.src_port,
+            marked = reply_via(msg.via1, rcv.src_ip, rcv.src_port,
                                bool(ctx.extra.get("force_rport")))
-            if marked is not top:
-                msg.set_top_via(str(marked))
+            if marked is not None:
+                msg.set_top_via(marked)
             if ctx.new_ruri is not None:
                 msg.set_ruri(ctx.new_ruri)
             msg.push_via(via_for(local, stateless_branch(ctx)))

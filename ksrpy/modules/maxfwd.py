@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..sip.errors import SIPError
+from ..sip.headers import HeaderId
 from .exports import REQUEST_ROUTE, Module, ParamExport, export
 from .exports import ArgKind as K
 
@@ -44,7 +45,7 @@ class MaxfwdModule(Module):
         if value == 0:
             return -1
         value = min(value, self.settings["max_limit"] + 1)
-        msg.set_max_forwards(value - 1)
+        msg.set_header_value_by_id(HeaderId.MAX_FORWARDS, str(value - 1))
         return 1
 
     @export("is_maxfwd_lt", ("limit", K.IGP), routes=REQUEST_ROUTE,

@@ -53,6 +53,9 @@ def _unfold(value: str) -> str:
     return " ".join(part.strip(" \t") for part in lines)
 
 
+_NONE: list[int] = []
+
+
 class cached_property:  # noqa: N801 - drop-in for functools.cached_property
     """Compute once per instance and store in its __dict__; no lock (3.11's has one).
 
@@ -186,11 +189,14 @@ class SIPMessage:
         by_id = self._by_id
         if by_id is None:
             by_id = {}
-            idx = self._idx
-            for i in range(idx[10]):
-                by_id.setdefault(idx[HEADER_BASE + HEADER_FIELDS * i], []).append(i)
+            for i, header_id_ in enumerate(self._idx[HEADER_BASE::HEADER_FIELDS]):
+                found = by_id.get(header_id_)
+                if found is None:
+                    by_id[header_id_] = [i]
+                else:
+                    found.append(i)
             self._by_id = by_id
-        return by_id.get(hid, [])
+        return by_id.get(hid, _NONE)
 
     def _indices_by_name(self, name: str) -> list[int]:
         hid = header_id(name)
@@ -232,6 +238,27 @@ class SIPMessage:
     def has_header(self, name: str) -> bool:
         """True when a header with this name is present."""
         return bool(self._indices_by_name(name))
+
+    def first_span(self, hid: int) -> tuple[int, int, int] | None:
+        """(name start, value end, line end) of the first header with id, None when absent."""
+        found = self._indices(hid)
+        if not found:
+            return None
+        base = HEADER_BASE + HEADER_FIELDS * found[0]
+        idx = self._idx
+        return idx[base + 1], idx[base + 4], idx[base + 5]
+
+    def first_value_bytes(self, hid: int) -> bytes:
+        """Raw value bytes of the first header with id (b'' when absent)."""
+        found = self._indices(hid)
+        if not found:
+            return b""
+        base = HEADER_BASE + HEADER_FIELDS * found[0]
+        return self.raw[self._idx[base + 3] : self._idx[base + 4]]
+
+    def spans_of(self, hid: int) -> list[tuple[int, int, int, int, int]]:
+        """(name start, name end, value start, value end, line end) of each header with id."""
+        return [self._span(i)[1:] for i in self._indices(hid)]
 
     def header_by_id(self, hid: int) -> str | None:
         """Value of the first header with a known id (fast path for the core, cached)."""
@@ -417,6 +444,17 @@ class SIPMessage:
             raise SIPUsageError(f"header value for {name} contains a line break")
         _hid, _ns, _ne, vs, ve, _le = self._span(found[0])
         self._splice(vs, ve, encode(value))
+        return True
+
+    def set_header_value_by_id(self, hid: int, value: str) -> bool:
+        """set_header_value for a known header id (no name lookup)."""
+        found = self._indices(hid)
+        if not found:
+            return False
+        if "\r" in value or "\n" in value:
+            raise SIPUsageError("header value contains a line break")
+        base = HEADER_BASE + HEADER_FIELDS * found[0]
+        self._splice(self._idx[base + 3], self._idx[base + 4], encode(value))
         return True
 
     def set_ruri(self, uri: str) -> None:

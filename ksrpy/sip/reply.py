@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 import os
 import zlib
 
@@ -10,6 +11,8 @@ from .headers import HeaderId
 from .message import SIPMessage, decode, encode
 from .nameaddr import split_header_values
 from .via import Via
+
+_EMPTY_RPORT = re.compile(r";\s*rport\s*(?=;|$)", re.IGNORECASE)
 
 #: Prefix of every To-tag ksrpy generates statelessly: 32 hex digits chosen once per
 #: process, as Kamailio's sl module does; an ACK carrying it is ours to absorb.
@@ -43,16 +46,12 @@ def stateless_to_tag(msg: SIPMessage) -> str:
 
     Shape ``<32 hex>.<8 hex>`` as Kamailio's sl: the process prefix, then a
     CRC of what identifies the request as received (From, Call-ID, CSeq and
-    the top Via header) so the ACK of a stateless negative reply matches it.
-    Raw header values are hashed: nothing needs parsing.
+    the top Via header). The raw header bytes are hashed: nothing is parsed.
     """
-    key = "\x00".join((
-        msg.header_by_id(HeaderId.FROM) or "",
-        msg.call_id,
-        msg.header_by_id(HeaderId.CSEQ) or "",
-        msg.header_by_id(HeaderId.VIA) or "",
-    ))
-    return f"{SL_TAG_PREFIX}.{zlib.crc32(encode(key)):08x}"
+    value = msg.first_value_bytes
+    key = b"\x00".join((value(HeaderId.FROM), value(HeaderId.CALL_ID), value(HeaderId.CSEQ),
+                        value(HeaderId.VIA)))
+    return f"{SL_TAG_PREFIX}.{zlib.crc32(key):08x}"
 
 
 def _same_address(host: str, ip: str) -> bool:
@@ -65,22 +64,29 @@ def _same_address(host: str, ip: str) -> bool:
         return False
 
 
-def reply_via(via: Via, src_ip: str, src_port: int, force_rport: bool = False) -> Via:
-    """The top Via as a reply carries it: ``received`` and ``rport`` filled in.
+def reply_via(via: Via, src_ip: str, src_port: int, force_rport: bool = False) -> str | None:
+    """The top Via's text as a reply (or the next hop) must see it, None when unchanged.
 
     RFC 3261 §18.2.1: add ``received`` when sent-by differs from the source
     address. RFC 3581 §4: when the request has an empty ``rport``, fill it with
     the source port and add ``received`` even if it equals sent-by.
     """
+    rport, received = via.rport, via.received
+    if rport == "" and received is None and not force_rport:
+        # The common case (an RFC 3581 client): fill the empty rport in the text.
+        text = str(via)
+        filled = _EMPTY_RPORT.sub(f";rport={src_port};received={src_ip}", text, count=1)
+        if filled != text:
+            return filled
     params = via.params
-    wants_rport = force_rport or (via.rport is not None)
+    wants_rport = force_rport or (rport is not None)
     if wants_rport:
         params = params.set("rport", str(src_port))
     if wants_rport or not _same_address(via.host, src_ip):
         params = params.set("received", src_ip)
     if params is via.params:
-        return via
-    return via.replace(params=params)
+        return None
+    return str(via.replace(params=params))
 
 
 def build_reply(
@@ -108,37 +114,46 @@ def build_reply(
         raise ValueError(f"reply code {code} is outside 100-699")
     if reason is None:
         reason = REASONS.get(code, "Unknown")
-    lines = [f"SIP/2.0 {code} {reason}"]
-    first = True
-    for value in req.get_headers("Via"):
-        if first:
-            entries = split_header_values(value)
-            top = reply_via(req.via1, src_ip, src_port, force_rport)
-            entries[0] = str(top)
-            value = ", ".join(entries)
-            first = False
-        lines.append(f"Via: {value}")
-    from_value = req.header_by_id(HeaderId.FROM)
-    if from_value is not None:
-        lines.append(f"From: {from_value}")
-    to_value = req.header_by_id(HeaderId.TO)
-    if to_value is not None:
-        if to_tag and code > 100 and not _has_tag(req):
-            to_value = f"{to_value};tag={to_tag}"
-        lines.append(f"To: {to_value}")
-    call_id = req.header_by_id(HeaderId.CALL_ID)
-    if call_id is not None:
-        lines.append(f"Call-ID: {call_id}")
-    cseq = req.header_by_id(HeaderId.CSEQ)
-    if cseq is not None:
-        lines.append(f"CSeq: {cseq}")
-    lines.extend(h.rstrip("\r\n") for h in headers)
+    raw = req.raw
+    out = [b"SIP/2.0 %d %s\r\n" % (code, encode(reason))]
+    # Header lines are copied as received; only the top Via and the To-tag change.
+    for n, (ns, _ne, vs, ve, le) in enumerate(req.spans_of(HeaderId.VIA)):
+        if n == 0:
+            top_via = req.via1
+            top = reply_via(top_via, src_ip, src_port, force_rport) or str(top_via)
+            value = decode(raw[vs:ve])
+            if "," in value:
+                entries = split_header_values(value)
+                top = ", ".join([top, *entries[1:]])
+            out.append(b"Via: " + encode(top) + b"\r\n")
+        else:
+            out.append(_line(raw, ns, le))
+    add_tag = bool(to_tag) and code > 100 and not _has_tag(req)
+    for hid in (HeaderId.FROM, HeaderId.TO, HeaderId.CALL_ID, HeaderId.CSEQ):
+        span = req.first_span(hid)
+        if span is None:
+            continue
+        ns, ve, le = span
+        if hid == HeaderId.TO and add_tag:
+            out.append(raw[ns:ve] + b";tag=" + encode(str(to_tag)) + b"\r\n")
+        else:
+            out.append(_line(raw, ns, le))
+    out.extend(encode(h.rstrip("\r\n")) + b"\r\n" for h in headers)
     if server_header:
-        lines.append(server_header)
+        out.append(encode(server_header) + b"\r\n")
     if body and content_type:
-        lines.append(f"Content-Type: {content_type}")
-    lines.append(f"Content-Length: {len(body)}")
-    return encode("\r\n".join(lines) + "\r\n\r\n") + body
+        out.append(b"Content-Type: " + encode(content_type) + b"\r\n")
+    out.append(b"Content-Length: %d\r\n\r\n" % len(body))
+    out.append(body)
+    return b"".join(out)
+
+
+def _line(raw: bytes, start: int, end: int) -> bytes:
+    """A received header line, ending in CRLF even when the peer used a bare LF."""
+    line = raw[start:end]
+    if line.endswith(b"\r\n"):
+        return line
+    return line.rstrip(b"\r\n") + b"\r\n"
 
 
 def _has_tag(req: SIPMessage) -> bool:
