@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import ipaddress
-import re
 import os
+import re
 import zlib
 
 from .headers import HeaderId
