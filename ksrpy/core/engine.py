@@ -8,6 +8,7 @@ it must never raise, whatever a peer sends or a script does.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -210,7 +211,7 @@ class Engine:
             src_port=rcv.src_port,
             to_tag=stateless_to_tag(msg),
             force_rport=force_rport,
-            headers=[*ctx.reply_lumps, *headers],
+            headers=[*ctx.reply_lumps, *headers, *self._warning(ctx)],
             server_header=self.config.server_header_line,
             body=body,
             content_type=content_type,
@@ -230,6 +231,16 @@ class Engine:
         stats["sent_replies"] += 1
         stats[_CLASS_COUNTERS[code // 100]] += 1
         return sent
+
+    def _warning(self, ctx: Context) -> list[str]:
+        """Kamailio's sip_warning debug header (off by default: it leaks internals)."""
+        if not self.config.sip_warning:
+            return []
+        rcv = ctx.rcv
+        vias = len(ctx.msg.get_header_values("Via"))
+        return [f'Warning: 392 {rcv.dst_ip}:{rcv.dst_port} "Noisy feedback tells: '
+                f"pid={os.getpid()} req_src_ip={rcv.src_ip} req_src_port={rcv.src_port} "
+                f'in_uri={ctx.msg.ruri} out_uri={ctx.ruri} via_cnt=={vias}"']
 
     def local_spec(self, rcv: ReceiveInfo) -> ListenSpec:
         """The local socket a message arrived on, as a ListenSpec (cached: it validates)."""
