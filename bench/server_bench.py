@@ -1,0 +1,740 @@
+"""Server benchmark: sipp OPTIONS keepalives over UDP to ``ksrpy run`` and to Kamailio.
+
+Both servers run the same logic (ksrpy's routes/default.py, and
+bench/kamailio-options.cfg for Kamailio 5.6 with one UDP worker) on free ports
+of 127.0.0.1, picked at run time. For each server:
+
+* CPU per request at a fixed rate: utime+stime from /proc/PID/stat of the
+  server's processes (Kamailio: the main process and all its children) before
+  and after one sipp run of ``--requests`` calls at ``--rate``, divided by the
+  calls answered with 200;
+* highest sustained rate: sipp steps up the rate (``--steps``, each step
+  ``--step-seconds`` long, so bounded in count and time); a step passes when
+  fewer than 0.1 % of its calls fail and sipp reached 95 % of the target rate.
+  After the first failing step, ``--refine`` bisections narrow the gap. A step
+  that failed while other jobs used more than half a core is run again (at
+  most ``--retries`` times). The highest passing rate is reported, with the
+  server's and sipp's peak CPU use at the failing step (sipp itself may be the
+  limit on a 2-core machine).
+
+Each measurement runs ``--repeat`` times (default 3), servers interleaved;
+medians are reported, with ksrpy/Kamailio ratios. sipp sends each request once
+(``-nr``): a lost request or reply is a failed call, never retransmitted.
+
+Usage (from the repository root)::
+
+    python bench/server_bench.py [--quick] [--rate 10000] [--requests 100000]
+        [--only ksrpy|kamailio] [--variants] [--profile] [--pyspy]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import pstats
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "bench"
+RESULTS = BENCH / "results"
+SCENARIO = BENCH / "options_uac.xml"
+KAMAILIO_CFG = BENCH / "kamailio-options.cfg"
+SIPP = shutil.which("sipp") or "/usr/bin/sipp"
+KAMAILIO = shutil.which("kamailio") or "/usr/sbin/kamailio"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+HOST = "127.0.0.1"
+
+#: A step passes when fewer than this fraction of its calls fail ...
+MAX_FAILED = 0.001
+#: ... and sipp created calls at no less than this fraction of the target rate.
+MIN_RATE_REACHED = 0.95
+#: A ramp step that fails while other jobs use more than this many cores is run again.
+CONTENDED_CORES = 0.5
+#: sipp's per-call reply timeout (ms).
+RECV_TIMEOUT_MS = 2000
+
+DEFAULT_STEPS = [5000, 10000, 15000, 20000, 30000, 40000, 60000, 80000]
+
+
+# ------------------------------------------------------------------ /proc helpers
+
+
+def free_port(kind: int = socket.SOCK_DGRAM) -> int:
+    """A port free on 127.0.0.1 right now."""
+    with socket.socket(socket.AF_INET, kind) as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """Fields of /proc/PID/stat after the command name (field 3 first); None if gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text[text.rindex(")") + 2 :].split()
+
+
+def cpu_times(pids: list[int]) -> tuple[float, float]:
+    """utime and stime of these processes (all their threads), in seconds."""
+    user = system = 0
+    for pid in pids:
+        fields = _stat_fields(pid)
+        if fields is not None:
+            user += int(fields[11])  # field 14 of stat(5)
+            system += int(fields[12])  # field 15
+    return user / CLK_TCK, system / CLK_TCK
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """utime + stime of these processes, in seconds."""
+    return sum(cpu_times(pids))
+
+
+def descendants(root: int) -> list[int]:
+    """``root`` and every process below it."""
+    parent: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            fields = _stat_fields(int(entry.name))
+            if fields is not None:
+                parent[int(entry.name)] = int(fields[1])
+    out = [root]
+    frontier = [root]
+    while frontier:
+        frontier = [pid for pid, ppid in parent.items() if ppid in frontier]
+        out.extend(frontier)
+    return out
+
+
+def system_busy() -> float:
+    """Busy CPU seconds of the whole machine since boot (all cores, idle and iowait excluded)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    busy = sum(values[:8]) - values[3] - values[4]  # user..steal minus idle, iowait
+    return busy / CLK_TCK
+
+
+# ------------------------------------------------------------------ servers
+
+
+def options_probe(port: int, timeout: float = 0.5) -> bool:
+    """Send one OPTIONS keepalive to 127.0.0.1:port; True when a 200 comes back."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind((HOST, 0))
+        lport = sock.getsockname()[1]
+        req = (
+            f"OPTIONS sip:{HOST}:{port} SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP {HOST}:{lport};branch=z9hG4bK-probe-{time.monotonic_ns()};rport\r\n"
+            "Max-Forwards: 70\r\n"
+            f"From: <sip:probe@{HOST}:{lport}>;tag=probe\r\n"
+            f"To: <sip:{HOST}:{port}>\r\n"
+            f"Call-ID: probe-{time.monotonic_ns()}@{HOST}\r\n"
+            "CSeq: 1 OPTIONS\r\n"
+            "Content-Length: 0\r\n\r\n"
+        ).encode()
+        sock.settimeout(timeout)
+        sock.sendto(req, (HOST, port))
+        try:
+            data = sock.recv(65536)
+        except OSError:
+            return False
+    return data.startswith(b"SIP/2.0 200 ")
+
+
+@dataclass
+class Server:
+    """One server under test, started in its own process group on a free port."""
+
+    name: str
+    kind: str  # "ksrpy" or "kamailio"
+    env: dict[str, str] = field(default_factory=dict)
+    profile: Path | None = None
+    port: int = 0
+    proc: subprocess.Popen | None = None
+    pids: list[int] = field(default_factory=list)
+    log: Path | None = None
+    banner: str = ""
+
+    def command(self, workdir: Path) -> list[str]:
+        """The command line that starts this server."""
+        if self.kind == "kamailio":
+            return [KAMAILIO, "-f", str(KAMAILIO_CFG), "-A", f"BENCH_PORT={self.port}",
+                    "-DD", "-E"]
+        pre = [sys.executable]
+        if self.profile is not None:
+            pre += ["-m", "cProfile", "-o", str(self.profile)]
+        return pre + ["-m", "ksrpy", "run", "-l", f"udp:{HOST}:{self.port}",
+                      "--ready-file", str(workdir / f"{self.name}.ready")]
+
+    def start(self, workdir: Path, timeout: float = 30.0) -> None:
+        """Start and wait until it answers an OPTIONS probe (RuntimeError otherwise)."""
+        self.port = free_port()
+        self.log = workdir / f"{self.name}.log"
+        env = {k: v for k, v in os.environ.items() if k not in ("KSRPY_PURE", "KSRPY_ASYNCIO")}
+        env.update(self.env)
+        with open(self.log, "wb") as out:
+            self.proc = subprocess.Popen(self.command(workdir), cwd=ROOT, env=env,
+                                         stdin=subprocess.DEVNULL, stdout=out,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
+        ready = workdir / f"{self.name}.ready"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}: "
+                                   f"{self.log.read_text(errors='replace')[-2000:]}")
+            if (self.kind == "kamailio" or ready.exists()) and options_probe(self.port):
+                break
+            time.sleep(0.2)
+        else:
+            self.stop()
+            raise RuntimeError(f"{self.name} did not answer OPTIONS within {timeout:.0f} s")
+        time.sleep(0.5)  # let every Kamailio child finish its start-up
+        self.pids = descendants(self.proc.pid)
+        if self.kind == "kamailio":
+            version = subprocess.run([KAMAILIO, "-v"], capture_output=True, text=True,
+                                     timeout=10).stdout
+            self.banner = version.splitlines()[0].strip() if version else ""
+        else:
+            self.banner = next((line.split("INFO ksrpy: ", 1)[-1] for line in
+                                self.log.read_text(errors="replace").splitlines()
+                                if "event loop" in line), "")
+
+    def cpu(self) -> tuple[float, float]:
+        """User and system CPU seconds used so far by the server's processes."""
+        return cpu_times(self.pids)
+
+    def stop(self) -> None:
+        """SIGTERM the main process, then SIGKILL what is left of the recorded processes."""
+        proc = self.proc
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=15 if self.profile else 5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+        for pid in self.pids[1:]:
+            if _stat_fields(pid) is not None:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        self.proc = None
+
+
+def check_kamailio_cfg() -> None:
+    """``kamailio -c`` on the benchmark config; RuntimeError when it does not pass."""
+    proc = subprocess.run([KAMAILIO, "-f", str(KAMAILIO_CFG), "-A", f"BENCH_PORT={free_port()}",
+                           "-c"], capture_output=True, text=True, timeout=30)
+    if proc.returncode != 0:
+        raise RuntimeError(f"kamailio -c failed: {proc.stderr[-2000:]}")
+
+
+# ------------------------------------------------------------------ sipp
+
+
+@dataclass
+class Run:
+    """One sipp run against one server, with the CPU used on each side."""
+
+    server: str
+    target_rate: int
+    calls: int
+    successful: int = 0
+    failed: int = 0
+    achieved_rate: float = 0.0
+    wall_s: float = 0.0
+    server_cpu_s: float = 0.0
+    server_sys_s: float = 0.0
+    sipp_cpu_s: float = 0.0
+    other_cpu_s: float = 0.0
+    peak_server_cpu_pct: float = 0.0
+    peak_sipp_cpu_pct: float = 0.0
+    sipp_rc: int = 0
+    attempts: int = 1
+
+    @property
+    def failed_fraction(self) -> float:
+        """Calls that did not get their 200 (failed or never completed), as a fraction."""
+        return (self.calls - self.successful) / self.calls if self.calls else 1.0
+
+    @property
+    def cpu_us_per_request(self) -> float:
+        """Server CPU time per answered request, in µs."""
+        return self.server_cpu_s / self.successful * 1e6 if self.successful else float("nan")
+
+    @property
+    def passed(self) -> bool:
+        """Fewer than 0.1 % failed and the target rate was reached."""
+        return (self.failed_fraction < MAX_FAILED
+                and self.achieved_rate >= MIN_RATE_REACHED * self.target_rate)
+
+    def summary(self) -> dict:
+        """Fields plus the derived values, for JSON."""
+        return {**asdict(self), "failed_fraction": self.failed_fraction,
+                "cpu_us_per_request": self.cpu_us_per_request, "passed": self.passed,
+                "server_cpu_pct": 100 * self.server_cpu_s / self.wall_s if self.wall_s else 0,
+                "sipp_cpu_pct": 100 * self.sipp_cpu_s / self.wall_s if self.wall_s else 0}
+
+
+class Sampler(threading.Thread):
+    """Samples the CPU time of the server and of sipp every ``interval`` s, for the peaks."""
+
+    def __init__(self, server_pids: list[int], sipp_pid: int, interval: float = 0.5) -> None:
+        super().__init__(daemon=True)
+        self.server_pids = server_pids
+        self.sipp_pid = sipp_pid
+        self.interval = interval
+        self.done = threading.Event()
+        self.samples: list[tuple[float, float, float]] = []
+
+    def run(self) -> None:
+        """Sample until ``done`` is set."""
+        while True:
+            self.samples.append((time.monotonic(), cpu_seconds(self.server_pids),
+                                 cpu_seconds([self.sipp_pid])))
+            if self.done.wait(self.interval):
+                return
+
+    def peaks(self) -> tuple[float, float]:
+        """Highest CPU use (% of one core) of the server and of sipp over one interval."""
+        server = sipp = 0.0
+        for (t0, a0, b0), (t1, a1, b1) in zip(self.samples, self.samples[1:], strict=False):
+            dt = t1 - t0
+            if dt < self.interval / 2:
+                continue
+            server = max(server, 100 * (a1 - a0) / dt)
+            if b1 >= b0 > 0:  # sipp's stat is gone once it has exited
+                sipp = max(sipp, 100 * (b1 - b0) / dt)
+        return server, sipp
+
+
+def _stat_row(path: Path) -> dict[str, str]:
+    """The last line of sipp's -trace_stat CSV as a dict (empty when missing)."""
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return {}
+    if len(lines) < 2:
+        return {}
+    return dict(zip(lines[0].split(";"), lines[-1].split(";"), strict=False))
+
+
+def run_sipp(server: Server, rate: int, calls: int, workdir: Path, tag: str) -> Run:
+    """sipp sends ``calls`` OPTIONS at ``rate``/s; bounded by calls/rate + 10 s."""
+    duration = calls / rate
+    limit_s = int(duration + 10)
+    stat = workdir / f"sipp-{tag}.csv"
+    cmd = [
+        SIPP, f"{HOST}:{server.port}", "-sf", str(SCENARIO), "-t", "u1",
+        "-i", HOST, "-p", str(free_port()), "-m", str(calls), "-r", str(rate),
+        "-rp", "1000", "-l", str(max(1000, 3 * rate)), "-nr",
+        "-recv_timeout", str(RECV_TIMEOUT_MS), "-timeout", f"{limit_s}s",
+        "-buff_size", str(4 * 1024 * 1024), "-nostdin",
+        "-trace_stat", "-stf", str(stat), "-fd", "1",
+    ]
+    result = Run(server=server.name, target_rate=rate, calls=calls)
+    cpu0, busy0, t0 = server.cpu(), system_busy(), time.monotonic()
+    with open(workdir / f"sipp-{tag}.log", "wb") as out:
+        proc = subprocess.Popen(cmd, cwd=workdir, stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=subprocess.STDOUT)
+    watchdog = threading.Timer(limit_s + 15, proc.kill)
+    watchdog.start()
+    sampler = Sampler(server.pids, proc.pid)
+    sampler.start()
+    try:
+        _, status, usage = os.wait4(proc.pid, 0)
+    finally:
+        watchdog.cancel()
+        sampler.done.set()
+        sampler.join()
+    result.peak_server_cpu_pct, result.peak_sipp_cpu_pct = sampler.peaks()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    result.wall_s = time.monotonic() - t0
+    user1, sys1 = server.cpu()
+    result.server_cpu_s = user1 + sys1 - sum(cpu0)
+    result.server_sys_s = sys1 - cpu0[1]
+    result.sipp_cpu_s = usage.ru_utime + usage.ru_stime
+    result.other_cpu_s = max(0.0, system_busy() - busy0 - result.server_cpu_s
+                             - result.sipp_cpu_s)
+    result.sipp_rc = proc.returncode
+    row = _stat_row(stat)
+    result.successful = int(row.get("SuccessfulCall(C)", 0) or 0)
+    result.failed = int(row.get("FailedCall(C)", 0) or 0)
+    result.achieved_rate = float(row.get("CallRate(C)", 0) or 0)
+    return result
+
+
+# ------------------------------------------------------------------ measurements
+
+
+def fixed_rate(servers: list[Server], rate: int, requests: int, repeat: int,
+               workdir: Path) -> dict[str, list[Run]]:
+    """``repeat`` runs of ``requests`` at ``rate`` per server, servers interleaved."""
+    runs: dict[str, list[Run]] = {s.name: [] for s in servers}
+    for i in range(repeat):
+        for server in servers:
+            run = run_sipp(server, rate, requests, workdir, f"fixed-{server.name}-{i}")
+            runs[server.name].append(run)
+            print(f"  fixed {server.name:<14} #{i + 1}: {run.cpu_us_per_request:6.1f} us/req  "
+                  f"ok {run.successful}/{run.calls}  achieved {run.achieved_rate:.0f}/s  "
+                  f"server {run.summary()['server_cpu_pct']:.0f}%  "
+                  f"sipp {run.summary()['sipp_cpu_pct']:.0f}%  "
+                  f"others {run.other_cpu_s / run.wall_s:.1f} cores",
+                  flush=True)
+            time.sleep(1)
+    return runs
+
+
+def ramp(server: Server, steps: list[int], seconds: float, refine: int, retries: int,
+         workdir: Path, tag: str) -> list[Run]:
+    """Step the rate up until a step fails, then bisect ``refine`` times between the last
+    passing rate and the failing one (to the nearest 500/s)."""
+    runs: list[Run] = []
+    for rate in steps:
+        run = ramp_step(server, rate, seconds, retries, workdir, tag)
+        runs.append(run)
+        if not run.passed:
+            break
+    best, failing = max_rate(runs)
+    for _ in range(refine):
+        if not best or failing is None:
+            break
+        mid = int(round((best + failing.target_rate) / 2 / 500) * 500)
+        if mid in (best, failing.target_rate):
+            break
+        run = ramp_step(server, mid, seconds, retries, workdir, tag)
+        runs.append(run)
+        if run.passed:
+            best = mid
+        else:
+            failing = run
+    return runs
+
+
+def ramp_step(server: Server, rate: int, seconds: float, retries: int, workdir: Path,
+              tag: str) -> Run:
+    """One ramp step: ``rate`` calls/s for ``seconds``; a step that failed while other jobs
+    used more than CONTENDED_CORES is run again, at most ``retries`` times."""
+    for attempt in range(retries + 1):
+        run = run_sipp(server, rate, int(rate * seconds), workdir,
+                       f"ramp-{tag}-{rate}-{attempt}")
+        others = run.other_cpu_s / run.wall_s if run.wall_s else 0.0
+        print(f"    {server.name:<14} {rate:>6}/s: {'pass' if run.passed else 'FAIL'}  "
+              f"achieved {run.achieved_rate:7.0f}/s  failed {100 * run.failed_fraction:6.3f}%  "
+              f"peak CPU server {run.peak_server_cpu_pct:3.0f}% "
+              f"sipp {run.peak_sipp_cpu_pct:3.0f}%  others {others:.1f} cores", flush=True)
+        time.sleep(1)
+        if run.passed or others <= CONTENDED_CORES or attempt == retries:
+            break
+        print(f"    {server.name:<14} {rate:>6}/s: failed while others used {others:.1f} "
+              "cores: once more after 3 s", flush=True)
+        time.sleep(3)
+    run.attempts = attempt + 1
+    return run
+
+
+def achieved_at(runs: list[Run], rate: int) -> float:
+    """sipp's achieved rate at the passing step of this target rate (0 when none)."""
+    return max((r.achieved_rate for r in runs if r.passed and r.target_rate == rate), default=0)
+
+
+def max_rate(runs: list[Run]) -> tuple[int, Run | None]:
+    """Highest passing rate below the lowest failing one (0 when none), and that failing run.
+
+    A pass above a failure (noise) does not count: the rate must hold all the way up.
+    """
+    failing = min((r for r in runs if not r.passed), key=lambda r: r.target_rate, default=None)
+    ceiling = failing.target_rate if failing else float("inf")
+    best = max((r.target_rate for r in runs if r.passed and r.target_rate < ceiling), default=0)
+    return best, failing
+
+
+def limit_of(run: Run | None) -> str:
+    """Who looks saturated at a failing step: the server, sipp, or neither (noise?)."""
+    if run is None:
+        return "none (all steps passed)"
+    server_pct, sipp_pct = run.peak_server_cpu_pct, run.peak_sipp_cpu_pct
+    parts = [f"peak CPU server {server_pct:.0f}% / sipp {sipp_pct:.0f}% at {run.target_rate}/s"]
+    if sipp_pct >= 90 and sipp_pct >= server_pct:
+        parts.append("sipp-bound")
+    elif server_pct >= 90:
+        parts.append("server-bound")
+    return ", ".join(parts)
+
+
+def profile_ksrpy(rate: int, requests: int, workdir: Path) -> str:
+    """Run ksrpy under cProfile at a fixed rate; the top 15 functions by tottime."""
+    prof = workdir / "ksrpy.prof"
+    server = Server("ksrpy-cprofile", "ksrpy", profile=prof)
+    server.start(workdir)
+    try:
+        run = run_sipp(server, rate, requests, workdir, "profile")
+    finally:
+        server.stop()
+    out = io.StringIO()
+    print(f"cProfile of ksrpy (uvloop, native scanner) at {rate}/s, {run.successful} of "
+          f"{run.calls} answered, {run.cpu_us_per_request:.1f} us/req with the profiler on",
+          file=out)
+    print("cProfile times are wall clock: asyncio.run's own time is mostly the idle wait in "
+          "epoll plus uvloop's C code", file=out)
+    if prof.exists():
+        pstats.Stats(str(prof), stream=out).sort_stats("tottime").print_stats(15)
+    else:
+        print("no profile written (ksrpy did not stop cleanly)", file=out)
+    return out.getvalue()
+
+
+def pyspy_ksrpy(rate: int, requests: int, workdir: Path) -> str:
+    """Sample ksrpy with py-spy (on-CPU samples only) during a fixed-rate run.
+
+    Returns the top 15 functions by own (self) samples and by inclusive samples.
+    """
+    pyspy = shutil.which("py-spy")
+    if pyspy is None:
+        return "py-spy not installed (pip install py-spy): no sampling profile"
+    server = Server("ksrpy-pyspy", "ksrpy")
+    server.start(workdir)
+    raw = workdir / "pyspy.txt"
+    duration = max(2, int(requests / rate) - 2)
+    try:
+        sampler = threading.Thread(target=run_sipp, args=(server, rate, requests, workdir,
+                                                          "pyspy"))
+        sampler.start()
+        time.sleep(1)
+        proc = subprocess.run([pyspy, "record", "-d", str(duration), "-r", "250", "-f", "raw",
+                               "-o", str(raw), "-p", str(server.pids[0])],
+                              capture_output=True, text=True, timeout=duration + 30)
+        sampler.join(timeout=requests / rate + 40)
+    finally:
+        server.stop()
+    if proc.returncode != 0 or not raw.exists():
+        return f"py-spy failed: {proc.stderr.strip()[-500:]}"
+    own: dict[str, int] = {}
+    inclusive: dict[str, int] = {}
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        if stack.startswith("Thread._bootstrap"):
+            continue  # other threads: ksrpy's idle executor thread, which py-spy miscounts
+        count = int(count_text)
+        total += count
+        frames = [_frame_name(f) for f in stack.split(";")]
+        own[frames[-1]] = own.get(frames[-1], 0) + count
+        for name in {f for f in frames if f.partition(" (")[2].startswith(("ksrpy/", "routes/"))}:
+            inclusive[name] = inclusive.get(name, 0) + count
+    out = io.StringIO()
+    print(f"py-spy, ksrpy (uvloop, native scanner) at {rate}/s: {total} on-CPU samples of "
+          "the main thread at 250 Hz "
+          f"over {duration} s ({100 * total / (250 * duration):.0f}% of one core); C code "
+          "called from Python is counted in its Python caller; py-spy may count time blocked "
+          "in a system call as idle", file=out)
+    # Drop the entry points every sample goes through (cli, server.run, the loop).
+    entry = ("ksrpy/__main__.py)", "ksrpy/cli.py)", "ksrpy/core/server.py)")
+    inclusive = {k: v for k, v in inclusive.items() if not k.endswith(entry)}
+    for title, table in (("own", own), ("inclusive (ksrpy code only)", inclusive)):
+        print(f"  top 15 by {title} samples:", file=out)
+        for name, count in sorted(table.items(), key=lambda kv: -kv[1])[:15]:
+            print(f"    {100 * count / total:5.1f}%  {name}", file=out)
+    return out.getvalue()
+
+
+def _frame_name(frame: str) -> str:
+    """``func (path/file.py:123)`` to ``func (path/file.py)``: one entry per function."""
+    name, _, where = frame.partition(" (")
+    return f"{name} ({where.rsplit(':', 1)[0]})" if where else name
+
+
+def git_commit() -> str | None:
+    """HEAD's short commit, with "+dirty" when ksrpy/ or routes/ have uncommitted changes."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                              capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "ksrpy", "routes"],
+                               cwd=ROOT, capture_output=True, text=True, timeout=10).stdout
+    except OSError:
+        return None
+    return f"{head}+dirty" if head and dirty.strip() else head or None
+
+
+def median(values: list[float]) -> float:
+    """Median, NaN for an empty list."""
+    return statistics.median(values) if values else float("nan")
+
+
+def main() -> int:
+    """Command line entry point."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true",
+                    help="1 repeat, 20 000 requests, 2 s ramp steps up to 40 000/s")
+    ap.add_argument("--rate", type=int, default=10000, help="fixed rate (calls/s)")
+    ap.add_argument("--requests", type=int, default=None, help="requests per fixed-rate run")
+    ap.add_argument("--repeat", type=int, default=None, help="runs per measurement (3)")
+    ap.add_argument("--steps", default=None,
+                    help="comma-separated ramp rates (default 5k,10k,15k,20k,30k,40k,60k,80k)")
+    ap.add_argument("--step-seconds", type=float, default=None,
+                    help="length of one ramp step at its target rate (default 4)")
+    ap.add_argument("--refine", type=int, default=None,
+                    help="bisection steps after the first failing ramp step (default 2)")
+    ap.add_argument("--retries", type=int, default=2,
+                    help="re-runs of a ramp step that failed while others used > 0.5 core")
+    ap.add_argument("--only", choices=["ksrpy", "kamailio"], default=None)
+    ap.add_argument("--variants", action="store_true",
+                    help="also ksrpy with KSRPY_PURE=1 and with KSRPY_ASYNCIO=1")
+    ap.add_argument("--no-ramp", action="store_true", help="skip the max-rate search")
+    ap.add_argument("--profile", action="store_true",
+                    help="also a cProfile run of ksrpy at the fixed rate (top 15 by tottime)")
+    ap.add_argument("--pyspy", action="store_true",
+                    help="also a py-spy sampling profile of ksrpy at the fixed rate")
+    ap.add_argument("--json", type=Path, default=None, help="where to write the JSON results")
+    args = ap.parse_args()
+
+    repeat = args.repeat or (1 if args.quick else 3)
+    requests = args.requests or (20000 if args.quick else 100000)
+    seconds = args.step_seconds or (2.0 if args.quick else 4.0)
+    retries = max(0, args.retries)
+    refine = args.refine if args.refine is not None else (0 if args.quick else 2)
+    if args.steps:
+        steps = [int(s) for s in args.steps.split(",")]
+    else:
+        steps = [s for s in DEFAULT_STEPS if not args.quick or s <= 40000]
+    if requests / args.rate > 60:
+        ap.error("a fixed-rate run is limited to 60 s: lower --requests or raise --rate")
+    if not Path(SIPP).exists():
+        print("sipp not found (apt-get install sip-tester)", file=sys.stderr)
+        return 2
+
+    servers: list[Server] = []
+    if args.only != "kamailio":
+        servers.append(Server("ksrpy", "ksrpy"))
+        if args.variants:
+            servers.append(Server("ksrpy-pure", "ksrpy", env={"KSRPY_PURE": "1"}))
+            servers.append(Server("ksrpy-asyncio", "ksrpy", env={"KSRPY_ASYNCIO": "1"}))
+    if args.only != "ksrpy":
+        if not Path(KAMAILIO).exists():
+            print("kamailio not found (apt-get install kamailio)", file=sys.stderr)
+            return 2
+        check_kamailio_cfg()
+        servers.append(Server("kamailio", "kamailio"))
+
+    workdir = Path(tempfile.mkdtemp(prefix="ksrpy-bench-"))
+    report: dict = {"date": time.strftime("%Y-%m-%d %H:%M:%S %z"), "cpus": os.cpu_count(),
+                    "commit": git_commit(),
+                    "loadavg_start": Path("/proc/loadavg").read_text().split()[:3],
+                    "rate": args.rate, "requests": requests, "repeat": repeat, "steps": steps,
+                    "step_seconds": seconds, "refine": refine, "workdir": str(workdir),
+                    "servers": {}}
+    started = time.monotonic()
+    try:
+        for server in servers:
+            server.start(workdir)
+            print(f"{server.name}: port {server.port}, pids {server.pids}  {server.banner}")
+            run_sipp(server, 2000, 4000, workdir, f"warmup-{server.name}")
+
+        print(f"fixed rate: {requests} requests at {args.rate}/s, {repeat} runs")
+        fixed = fixed_rate(servers, args.rate, requests, repeat, workdir)
+        ramps: dict[str, list[list[Run]]] = {s.name: [] for s in servers}
+        if not args.no_ramp:
+            print(f"max rate: steps {steps}, {seconds:g} s each, {refine} bisections, "
+                  f"{repeat} ramps")
+            for i in range(repeat):
+                for server in servers:
+                    ramps[server.name].append(ramp(server, steps, seconds, refine, retries,
+                                                   workdir, f"{server.name}-{i}"))
+        for server in servers:
+            runs = fixed[server.name]
+            found = [max_rate(r) for r in ramps[server.name]]
+            report["servers"][server.name] = {
+                "banner": server.banner,
+                "pids": len(server.pids),
+                "cpu_us_per_request": median([r.cpu_us_per_request for r in runs]),
+                "fixed_failed_fraction": median([r.failed_fraction for r in runs]),
+                "fixed_sipp_cpu_pct": median([r.summary()["sipp_cpu_pct"] for r in runs]),
+                "fixed_server_cpu_pct": median([r.summary()["server_cpu_pct"] for r in runs]),
+                "sys_share": median([r.server_sys_s / r.server_cpu_s for r in runs
+                                     if r.server_cpu_s]),
+                "fixed_other_cores": median([r.other_cpu_s / r.wall_s for r in runs]),
+                "max_rate": median([f[0] for f in found]) if found else None,
+                "max_rate_runs": [f[0] for f in found],
+                "max_rate_achieved": median([achieved_at(r, f[0]) for r, f in
+                                             zip(ramps[server.name], found, strict=True)])
+                if found else None,
+                "limit_at_failing_step": [limit_of(f[1]) for f in found],
+                "fixed_runs": [r.summary() for r in runs],
+                "ramps": [[r.summary() for r in ramp_runs] for ramp_runs in ramps[server.name]],
+            }
+    finally:
+        for server in servers:
+            server.stop()
+
+    if args.profile and args.only != "kamailio":
+        # Half the fixed rate: the profiler roughly triples ksrpy's CPU per request.
+        rate = max(1000, args.rate // 2)
+        report["profile"] = profile_ksrpy(rate, min(requests, rate * 5), workdir)
+
+    if args.pyspy and args.only != "kamailio":
+        report["pyspy"] = pyspy_ksrpy(args.rate, min(requests, args.rate * 10), workdir)
+
+    report["wall_s"] = time.monotonic() - started
+    report["loadavg_end"] = Path("/proc/loadavg").read_text().split()[:3]
+    print_report(report)
+    path = args.json or RESULTS / f"server-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"results: {path} (sipp and server logs: {workdir})")
+    return 0
+
+
+def print_report(report: dict) -> None:
+    """Tables of medians and the ratios to Kamailio."""
+    results = report["servers"]
+    print()
+    print(f"OPTIONS keepalive over UDP, medians of {report['repeat']}; fixed rate "
+          f"{report['rate']}/s x {report['requests']} requests; {report['cpus']} CPUs; "
+          f"ksrpy {report['commit']}")
+    print(f"{'server':<14} {'CPU us/req':>10} {'sys%':>4} {'srv CPU%':>8} {'sipp CPU%':>9} "
+          f"{'others':>6} {'failed%':>8} {'max rate/s':>10} {'achieved':>8}  "
+          "runs / limit at the failing step")
+    for name, r in results.items():
+        rate = "-" if r["max_rate"] is None else f"{r['max_rate']:.0f}"
+        done = "-" if not r.get("max_rate_achieved") else f"{r['max_rate_achieved']:.0f}"
+        limits = "; ".join(r["limit_at_failing_step"])
+        print(f"{name:<14} {r['cpu_us_per_request']:10.1f} {100 * r['sys_share']:4.0f} "
+              f"{r['fixed_server_cpu_pct']:8.0f} "
+              f"{r['fixed_sipp_cpu_pct']:9.0f} {r['fixed_other_cores']:6.1f} "
+              f"{100 * r['fixed_failed_fraction']:8.3f} "
+              f"{rate:>10} {done:>8}  {r['max_rate_runs']} / {limits}")
+    kam = results.get("kamailio")
+    if kam:
+        for name, r in results.items():
+            if name == "kamailio":
+                continue
+            cpu = r["cpu_us_per_request"] / kam["cpu_us_per_request"]
+            line = f"ratio {name}/kamailio: CPU per request {cpu:.1f}x"
+            if r["max_rate"] and kam["max_rate"]:
+                line += f", max rate {r['max_rate'] / kam['max_rate']:.2f}x"
+            print(line)
+    for key in ("pyspy", "profile"):
+        if key in report:
+            print()
+            print(report[key])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
