@@ -73,14 +73,14 @@ class XlogModule(Module):
             return self._emit(logging.ERROR, level_or_text)
         return self._emit(level_of(level_or_text), text)
 
-    def _fixed(level: int, name: str):  # type: ignore[no-untyped-def]  # noqa: N805
+    def _fixed(level: int, name: str, label: str):  # type: ignore[no-untyped-def]  # noqa: N805
         def cfg_form(self: XlogModule, ctx: Context, text: str) -> int:
             return self._emit(level, text)
 
         def kemi_form(self: XlogModule, ctx: Context, text: str) -> int:
             return self._emit(level, _format(str(text)).render(ctx))
 
-        cfg_form.__doc__ = f"Log ``text`` at {logging.getLevelName(level).lower()} level."
+        cfg_form.__doc__ = f"Log ``text`` at {label} level."
         kemi_form.__doc__ = cfg_form.__doc__ + " Pseudo-variables in it are expanded."
         cfg_form.__name__ = f"{name}_cfg"
         kemi_form.__name__ = f"{name}_kemi"
@@ -88,14 +88,14 @@ class XlogModule(Module):
                 export(name, ("text", K.STR), kemi=name, cfg=False,
                        returns=Returns.INT)(kemi_form))
 
-    xinfo_cfg, xinfo_kemi = _fixed(logging.INFO, "xinfo")
-    xnotice_cfg, xnotice_kemi = _fixed(NOTICE, "xnotice")
-    xwarn_cfg, xwarn_kemi = _fixed(logging.WARNING, "xwarn")
-    xerr_cfg, xerr_kemi = _fixed(logging.ERROR, "xerr")
-    xalert_cfg, xalert_kemi = _fixed(logging.CRITICAL, "xalert")
-    xcrit_cfg, xcrit_kemi = _fixed(logging.CRITICAL, "xcrit")
-    xbug_cfg, xbug_kemi = _fixed(logging.CRITICAL, "xbug")
-    xdbg_cfg, xdbg_kemi = _fixed(logging.DEBUG, "xdbg")
+    xinfo_cfg, xinfo_kemi = _fixed(logging.INFO, "xinfo", "info")
+    xnotice_cfg, xnotice_kemi = _fixed(NOTICE, "xnotice", "notice")
+    xwarn_cfg, xwarn_kemi = _fixed(logging.WARNING, "xwarn", "warning")
+    xerr_cfg, xerr_kemi = _fixed(logging.ERROR, "xerr", "error")
+    xalert_cfg, xalert_kemi = _fixed(logging.CRITICAL, "xalert", "alert")
+    xcrit_cfg, xcrit_kemi = _fixed(logging.CRITICAL, "xcrit", "critical")
+    xbug_cfg, xbug_kemi = _fixed(logging.CRITICAL, "xbug", "bug (critical)")
+    xdbg_cfg, xdbg_kemi = _fixed(logging.DEBUG, "xdbg", "debug")
     del _fixed
 
     @export("xlog", ("level", K.STR), ("text", K.STR), cfg=False, kemi="xlog")
