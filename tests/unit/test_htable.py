@@ -669,7 +669,7 @@ def _persisted(url: str, *defs: str, clock: Clock | None = None) -> HtableModule
 def test_sqlite_persistence_with_dbmode(tmp_path: Path) -> None:
     url = f"sqlite://{tmp_path}/ht.db"
     defs = ("ipban=>size=8;autoexpire=300;dbtable=ipban;dbmode=1;",
-            "conf=>size=4;dbtable=conf;", "mem=>size=4;")
+            "conf=>size=4;dbtable=conf;dbmode=0;", "mem=>size=4;")
     clock = Clock()
     first = _persisted(url, *defs, clock=clock)
     _pv(first, "$sht(ipban=>10.0.0.1)", 1)
@@ -695,7 +695,7 @@ def test_sqlite_persistence_with_dbmode(tmp_path: Path) -> None:
 
 def test_rpc_reload_and_store(tmp_path: Path) -> None:
     url = f"sqlite://{tmp_path}/ht.db"
-    m = _persisted(url, "conf=>size=4;dbtable=conf;")
+    m = _persisted(url, "conf=>size=4;dbtable=conf;dbmode=0;")
     m.tables["conf"].set("a", 1)
     assert m.rpc_store("conf") == "Ok. Htable stored."
     m.tables["conf"].set("b", 2)  # dbmode=0: not written

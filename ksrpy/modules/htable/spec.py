@@ -32,7 +32,7 @@ class TableSpec:
     initval: int | None = None
     updateexpire: int = 1
     dbtable: str = ""
-    dbmode: int = 0
+    dbmode: int = 1  # ksrpy: write-through unless dbmode=0 (Kamailio's default is 0)
     dmqreplicate: int = 0
     max_items: int = 0
 
