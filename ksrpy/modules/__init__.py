@@ -17,6 +17,7 @@ AVAILABLE: dict[str, str] = {
     "siputils": "ksrpy.modules.siputils:SiputilsModule",
     "xlog": "ksrpy.modules.xlog:XlogModule",
     "textops": "ksrpy.modules.textops:TextopsModule",
+    "sanity": "ksrpy.modules.sanity:SanityModule",
     "htable": "ksrpy.modules.htable:HtableModule",
     "pike": "ksrpy.modules.pike:PikeModule",
 }
