@@ -17,4 +17,4 @@ def shipped_dir(name: str) -> Path:
 
 def default_script() -> Path:
     """The routing script ``ksrpy run`` uses when no -f is given."""
-    return shipped_dir("routes") / "default.py"
+    return shipped_dir("routes") / "default.cfg"

@@ -12,25 +12,37 @@ import re
 
 import KSR
 
-SCANNERS = re.compile("friendly-scanner|sipcli|sipvicious|VaxSIPUserAgent", re.IGNORECASE)
+SCANNERS = re.compile(
+    "sipcli|sipvicious|sip-scan|sipsak|sundayddr|friendly-scanner|iWar|CSipSimple|SIVuS|Gulp"
+    "|sipv|smap|friendly-request|VaxIPUserAgent|VaxSIPUserAgent|siparmyknife|Test Agent",
+    re.IGNORECASE,
+)
 
 
 def reqinit():
-    """Flood check, scanner drop, Max-Forwards, OPTIONS keepalive, sanity."""
+    """Ban check, flood detection, scanner drop, Max-Forwards, OPTIONS keepalive, sanity."""
+    if not KSR.pv.is_null("$sht(ipban=>$si)"):
+        KSR.x.exit()
+
     KSR.set_reply_no_connect()
     if KSR.siputils.has_totag() > 0:
         KSR.set_forward_no_connect()
 
     if not KSR.is_myself_srcip():
         if KSR.pike.pike_check_req() < 0:
-            KSR.pv.seti("$sht(ipban=>$si)", 1)
+            KSR.ban.ban_add(KSR.pv.get("$si"), 0, "pike flood")
             KSR.x.exit()
 
     if SCANNERS.search(KSR.pv.gete("$ua")):
+        KSR.ban.ban_add(KSR.pv.get("$si"), 0, "scanner")
         KSR.x.exit()
 
-    if KSR.maxfwd.process_maxfwd(10) < 0:
-        KSR.sl.sl_send_reply(483, "Too Many Hops")
+    rc = KSR.maxfwd.process_maxfwd(10)
+    if rc < 0:
+        if rc == -2:
+            KSR.sl.sl_send_reply(400, "Bad Max-Forwards")
+        else:
+            KSR.sl.sl_send_reply(483, "Too Many Hops")
         KSR.x.exit()
 
     if KSR.is_OPTIONS() and KSR.is_myself_ruri() and KSR.pv.is_null("$rU"):
@@ -38,5 +50,5 @@ def reqinit():
         KSR.x.exit()
 
     if KSR.sanity.sanity_check(17895, 7) < 0:
-        KSR.err(f"Malformed SIP request from {KSR.pv.get('$si')}:{KSR.pv.get('$sp')}\n")
+        KSR.notice(f"Malformed SIP request from {KSR.pv.get('$si')}:{KSR.pv.get('$sp')}\n")
         KSR.x.exit()

@@ -79,6 +79,8 @@ class HtableModule(HtableFunctions, HtableRpc, Module):
         self._timer: asyncio.Task[None] | None = None
         self._timer_needed = False
         self._closed = False
+        #: table name -> callbacks(key, value) run when an item expires (the ban log uses it).
+        self.expiry_listeners: dict[str, list[Callable[[str, Any], None]]] = {}
         super().__init__(engine, settings)
 
     # ------------------------------------------------------------ parameters
@@ -97,6 +99,17 @@ class HtableModule(HtableFunctions, HtableRpc, Module):
         if key == "max_items":
             for table in self.tables.values():
                 table.max_items = max_items_for(table.spec, self.settings["max_items"])
+
+    def ensure_table(self, text: str) -> None:
+        """Define a table another module needs, unless the script defined it already.
+
+        Not recorded as a modparam, so a reload does not see it as a changed parameter.
+        """
+        spec = parse_definition(text)
+        if spec.name not in self.tables:
+            self.tables[spec.name] = Table(spec, max_items=self.settings.get("max_items", 0),
+                                           clock=self.clock)
+            self._timer_needed = self._timer_needed or spec.autoexpire > 0
 
     def _define(self, text: str) -> None:
         spec = parse_definition(text)
@@ -236,10 +249,14 @@ class HtableModule(HtableFunctions, HtableRpc, Module):
             keys = table.pop_due(at, budget - done)
             event = f"htable:expired:{table.name}"
             route = has_event(self.engine, event)
+            listeners = self.expiry_listeners.get(table.name, ())
             for key in keys:
                 if route and key in table.items:
                     run_event(self.engine, event, record=(key, table.items[key]))
-                table.expire(key, at)
+                value = table.items.get(key)
+                if table.expire(key, at):
+                    for listener in listeners:
+                        listener(key, value)
             done += len(keys)
         return done
 
