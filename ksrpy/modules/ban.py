@@ -16,8 +16,8 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from .exports import Module, ParamExport, Returns, export, rpc
 from .exports import ArgKind as K
+from .exports import Module, ParamExport, Returns, export, rpc
 
 if TYPE_CHECKING:
     from ..core.context import Context
