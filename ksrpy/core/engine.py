@@ -35,6 +35,10 @@ log = logging.getLogger("ksrpy")
 
 _CLASS_COUNTERS = {n: f"{n}xx_replies" for n in range(1, 7)}
 
+class ModuleInitError(RuntimeError):
+    """A module's init hook failed (bad parameters, missing resources)."""
+
+
 #: Modules every engine has, whatever the script loads (Kamailio's core KEMI,
 #: the pv getters and KSR.x flow control).
 CORE_MODULES = ("core", "pv", "x", "hdr")
@@ -72,9 +76,16 @@ class Engine:
         return module
 
     def init_modules(self) -> None:
-        """Call every module's init hook once the script and parameters are known."""
-        for module in self.modules.values():
-            module.init()
+        """Call every module's init hook once the script and parameters are known.
+
+        A failure names the module (ModuleInitError), so ``ksrpy run`` can say what
+        went wrong instead of printing a traceback.
+        """
+        for name, module in list(self.modules.items()):
+            try:
+                module.init()
+            except Exception as exc:  # noqa: BLE001 - reported with the module's name
+                raise ModuleInitError(f"module {name!r} cannot start: {exc}") from exc
 
     def set_routes(self, routes: Routes) -> None:
         """Install a compiled script; takes effect from the next message."""

@@ -16,7 +16,7 @@ from ..transport.address import ListenSpec, parse_listen
 from ..transport.errors import TransportError
 from ..transport.manager import TransportManager
 from .config import CoreConfig
-from .engine import Engine
+from .engine import Engine, ModuleInitError
 from .reload import Reloader, ScriptWatcher, cancel, register_routes_commands
 from .rpc import RpcRegistry, RpcServer, RpcSocketError, register_core, resolve_ctl_path
 
@@ -177,7 +177,7 @@ def run(options: RunOptions) -> int:
     except ScriptLoadError as exc:
         log.error("cannot load %s:\n%s", options.script, exc)
         return 1
-    except ValueError as exc:
+    except (ValueError, ModuleInitError) as exc:
         log.error("%s", exc)
         return 1
     if options.debug is None:

@@ -219,6 +219,13 @@ class BanModule(Module):
             raise ValueError(f"{ip} is exempt from bans")
         return "Ok. Banned."
 
+    @rpc("ban.sync")
+    def rpc_sync(self) -> str:
+        """Wait until queued kernel ipset updates are applied (no-op without kernel=1)."""
+        if self.kernel is not None:
+            self.kernel.sync()
+        return "Ok."
+
     @rpc("ban.remove")
     def rpc_remove(self, ip: str) -> str:
         """Lift a ban: ban.remove IP."""

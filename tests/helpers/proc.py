@@ -24,6 +24,8 @@ class KsrpyProcess:
     #: Control socket path; "none" (the default) keeps tests off the shared default socket.
     ctl: str = "none"
     env: dict[str, str] = field(default_factory=dict)
+    #: Command words put before python (e.g. ``ip netns exec NS`` to run in a namespace).
+    prefix: tuple[str, ...] = ()
     proc: subprocess.Popen[bytes] | None = None
     bound: dict[str, tuple[str, int]] = field(default_factory=dict)
     stderr_path: str = ""
@@ -33,7 +35,7 @@ class KsrpyProcess:
         tmp = tempfile.mkdtemp(prefix="ksrpy-test-")
         ready = os.path.join(tmp, "ready")
         self.stderr_path = os.path.join(tmp, "stderr.log")
-        cmd = [sys.executable, "-m", "ksrpy", "run", "--ready-file", ready]
+        cmd = [*self.prefix, sys.executable, "-m", "ksrpy", "run", "--ready-file", ready]
         if self.script:
             cmd += ["-f", self.script]
         for item in self.listen:
