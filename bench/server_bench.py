@@ -51,6 +51,7 @@ BENCH = ROOT / "bench"
 RESULTS = BENCH / "results"
 SCENARIO = BENCH / "options_uac.xml"
 KAMAILIO_CFG = BENCH / "kamailio-options.cfg"
+KSRPY_SCRIPT = BENCH / "ksrpy-options.py"
 SIPP = shutil.which("sipp") or "/usr/bin/sipp"
 KAMAILIO = shutil.which("kamailio") or "/usr/sbin/kamailio"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -64,6 +65,10 @@ MIN_RATE_REACHED = 0.95
 CONTENDED_CORES = 0.5
 #: sipp's per-call reply timeout (ms).
 RECV_TIMEOUT_MS = 2000
+
+#: ksrpy's routing script: the KSR Python twin of the Kamailio config (default), the
+#: Kamailio config itself, or ksrpy's shipped default routes (None: no -f).
+SCRIPTS: dict[str, Path | None] = {"py": KSRPY_SCRIPT, "cfg": KAMAILIO_CFG, "default": None}
 
 DEFAULT_STEPS = [5000, 10000, 15000, 20000, 30000, 40000, 60000, 80000]
 
@@ -160,6 +165,7 @@ class Server:
     name: str
     kind: str  # "ksrpy" or "kamailio"
     env: dict[str, str] = field(default_factory=dict)
+    script: str = "py"  # ksrpy only: "py", "cfg" or "default" (see SCRIPTS)
     profile: Path | None = None
     port: int = 0
     proc: subprocess.Popen | None = None
@@ -175,7 +181,9 @@ class Server:
         pre = [sys.executable]
         if self.profile is not None:
             pre += ["-m", "cProfile", "-o", str(self.profile)]
-        return pre + ["-m", "ksrpy", "run", "-l", f"udp:{HOST}:{self.port}",
+        script = SCRIPTS[self.script]
+        args = [] if script is None else ["-f", str(script), "-A", f"BENCH_PORT={self.port}"]
+        return pre + ["-m", "ksrpy", "run", *args, "-l", f"udp:{HOST}:{self.port}",
                       "--ready-file", str(workdir / f"{self.name}.ready")]
 
     def start(self, workdir: Path, timeout: float = 30.0) -> None:
@@ -183,6 +191,7 @@ class Server:
         self.port = free_port()
         self.log = workdir / f"{self.name}.log"
         env = {k: v for k, v in os.environ.items() if k not in ("KSRPY_PURE", "KSRPY_ASYNCIO")}
+        env["KSRPY_CTL"] = "none"  # no control socket: leave /run/ksrpy to other ksrpy runs
         env.update(self.env)
         with open(self.log, "wb") as out:
             self.proc = subprocess.Popen(self.command(workdir), cwd=ROOT, env=env,
@@ -209,7 +218,9 @@ class Server:
         else:
             self.banner = next((line.split("INFO ksrpy: ", 1)[-1] for line in
                                 self.log.read_text(errors="replace").splitlines()
-                                if "event loop" in line), "")
+                                if "event loop" in line),
+                               f"script {SCRIPTS[self.script] or 'default'} (its log level "
+                               "hides the start-up line)")
 
     def cpu(self) -> tuple[float, float]:
         """User and system CPU seconds used so far by the server's processes."""
@@ -477,10 +488,10 @@ def limit_of(run: Run | None) -> str:
     return ", ".join(parts)
 
 
-def profile_ksrpy(rate: int, requests: int, workdir: Path) -> str:
+def profile_ksrpy(rate: int, requests: int, workdir: Path, script: str) -> str:
     """Run ksrpy under cProfile at a fixed rate; the top 15 functions by tottime."""
     prof = workdir / "ksrpy.prof"
-    server = Server("ksrpy-cprofile", "ksrpy", profile=prof)
+    server = Server("ksrpy-cprofile", "ksrpy", profile=prof, script=script)
     server.start(workdir)
     try:
         run = run_sipp(server, rate, requests, workdir, "profile")
@@ -499,7 +510,7 @@ def profile_ksrpy(rate: int, requests: int, workdir: Path) -> str:
     return out.getvalue()
 
 
-def pyspy_ksrpy(rate: int, requests: int, workdir: Path) -> str:
+def pyspy_ksrpy(rate: int, requests: int, workdir: Path, script: str) -> str:
     """Sample ksrpy with py-spy (on-CPU samples only) during a fixed-rate run.
 
     Returns the top 15 functions by own (self) samples and by inclusive samples.
@@ -507,7 +518,7 @@ def pyspy_ksrpy(rate: int, requests: int, workdir: Path) -> str:
     pyspy = shutil.which("py-spy")
     if pyspy is None:
         return "py-spy not installed (pip install py-spy): no sampling profile"
-    server = Server("ksrpy-pyspy", "ksrpy")
+    server = Server("ksrpy-pyspy", "ksrpy", script=script)
     server.start(workdir)
     raw = workdir / "pyspy.txt"
     duration = max(2, int(requests / rate) - 2)
@@ -595,8 +606,12 @@ def main() -> int:
     ap.add_argument("--retries", type=int, default=2,
                     help="re-runs of a ramp step that failed while others used > 0.5 core")
     ap.add_argument("--only", choices=["ksrpy", "kamailio"], default=None)
+    ap.add_argument("--script", choices=sorted(SCRIPTS), default="py",
+                    help="ksrpy's script: py = bench/ksrpy-options.py (default), cfg = "
+                    "bench/kamailio-options.cfg (Kamailio's own), default = ksrpy's shipped routes")
     ap.add_argument("--variants", action="store_true",
-                    help="also ksrpy with KSRPY_PURE=1 and with KSRPY_ASYNCIO=1")
+                    help="also ksrpy with KSRPY_PURE=1, with KSRPY_ASYNCIO=1, and running "
+                    "Kamailio's config file")
     ap.add_argument("--no-ramp", action="store_true", help="skip the max-rate search")
     ap.add_argument("--profile", action="store_true",
                     help="also a cProfile run of ksrpy at the fixed rate (top 15 by tottime)")
@@ -622,10 +637,14 @@ def main() -> int:
 
     servers: list[Server] = []
     if args.only != "kamailio":
-        servers.append(Server("ksrpy", "ksrpy"))
+        servers.append(Server("ksrpy", "ksrpy", script=args.script))
         if args.variants:
-            servers.append(Server("ksrpy-pure", "ksrpy", env={"KSRPY_PURE": "1"}))
-            servers.append(Server("ksrpy-asyncio", "ksrpy", env={"KSRPY_ASYNCIO": "1"}))
+            servers.append(Server("ksrpy-pure", "ksrpy", env={"KSRPY_PURE": "1"},
+                                  script=args.script))
+            servers.append(Server("ksrpy-asyncio", "ksrpy", env={"KSRPY_ASYNCIO": "1"},
+                                  script=args.script))
+            if args.script != "cfg":
+                servers.append(Server("ksrpy-cfg", "ksrpy", script="cfg"))
     if args.only != "ksrpy":
         if not Path(KAMAILIO).exists():
             print("kamailio not found (apt-get install kamailio)", file=sys.stderr)
@@ -639,6 +658,7 @@ def main() -> int:
                     "loadavg_start": Path("/proc/loadavg").read_text().split()[:3],
                     "rate": args.rate, "requests": requests, "repeat": repeat, "steps": steps,
                     "step_seconds": seconds, "refine": refine, "workdir": str(workdir),
+                    "ksrpy_script": args.script,
                     "servers": {}}
     started = time.monotonic()
     try:
@@ -686,10 +706,11 @@ def main() -> int:
     if args.profile and args.only != "kamailio":
         # Half the fixed rate: the profiler roughly triples ksrpy's CPU per request.
         rate = max(1000, args.rate // 2)
-        report["profile"] = profile_ksrpy(rate, min(requests, rate * 5), workdir)
+        report["profile"] = profile_ksrpy(rate, min(requests, rate * 5), workdir, args.script)
 
     if args.pyspy and args.only != "kamailio":
-        report["pyspy"] = pyspy_ksrpy(args.rate, min(requests, args.rate * 10), workdir)
+        report["pyspy"] = pyspy_ksrpy(args.rate, min(requests, args.rate * 10), workdir,
+                                      args.script)
 
     report["wall_s"] = time.monotonic() - started
     report["loadavg_end"] = Path("/proc/loadavg").read_text().split()[:3]
