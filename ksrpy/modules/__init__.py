@@ -20,6 +20,7 @@ AVAILABLE: dict[str, str] = {
     "sanity": "ksrpy.modules.sanity:SanityModule",
     "htable": "ksrpy.modules.htable:HtableModule",
     "pike": "ksrpy.modules.pike:PikeModule",
+    "permissions": "ksrpy.modules.permissions:PermissionsModule",
     "ban": "ksrpy.modules.ban:BanModule",
 }
 
