@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..modules import load_module_class
 from ..modules.exports import Module
+from ..script.kemi import CURRENT
 from ..sip.errors import SIPError, SIPParseError
 from ..sip.message import SIPMessage
 from ..sip.reply import SL_TAG_PREFIX, build_reply, reply_via, stateless_to_tag
@@ -35,7 +36,7 @@ log = logging.getLogger("ksrpy")
 
 _CLASS_COUNTERS = {n: f"{n}xx_replies" for n in range(1, 7)}
 
-class ModuleInitError(RuntimeError):
+class ModuleInitError(ValueError):
     """A module's init hook failed (bad parameters, missing resources)."""
 
 
@@ -56,10 +57,20 @@ class Engine:
         self.stats: Counter[str] = Counter()
         self.started = time.time()
         self.badlog = RateLimitedLog(log, interval=10.0)
-        self.current: Context | None = None
         self._local_specs: dict[tuple[str, str, int], ListenSpec] = {}
+        #: True while this engine runs a route (reloads wait for the gap between messages).
+        self.routing = False
         for name in CORE_MODULES:
             self.load_module(name)
+
+    @property
+    def current(self) -> Context | None:
+        """The message being routed now (what KSR functions act on)."""
+        return CURRENT.ctx
+
+    @current.setter
+    def current(self, ctx: Context | None) -> None:
+        CURRENT.ctx = ctx
 
     # ----------------------------------------------------------------- modules
 
@@ -121,6 +132,7 @@ class Engine:
             )
         finally:
             self.current = None
+            self.routing = False
 
     def _on_parse_error(self, exc: SIPParseError, rcv: ReceiveInfo) -> None:
         self.stats["bad_messages"] += 1
@@ -166,6 +178,7 @@ class Engine:
     def run_route(self, route: Callable[[Context], Any], ctx: Context, routes: Routes) -> None:
         """Run one route function; exit/drop stop it, an error is logged and drops."""
         self.current = ctx
+        self.routing = True
         try:
             route(ctx)
         except ScriptExit:

@@ -181,7 +181,7 @@ class Reloader:
 
     def _reload(self) -> ReloadResult:
         engine, path = self.engine, self.script_path
-        if engine.current is not None:
+        if engine.routing:
             return ReloadResult(False, ["reload requested while a message is being processed"])
         scratch = Engine(copy.deepcopy(engine.config))
         saved_ksr = sys.modules.get("KSR")
@@ -217,7 +217,7 @@ class Reloader:
 
     def _swap(self, routes: Routes) -> None:
         """Install the new routes: one assignment, between two messages."""
-        assert self.engine.current is None, "routes swapped while a message is processed"
+        assert not self.engine.routing, "routes swapped while a message is processed"
         self.engine.set_routes(routes)
 
     def status(self) -> dict[str, Any]:

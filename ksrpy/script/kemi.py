@@ -21,33 +21,50 @@ class OutsideRouteError(RuntimeError):
     """A KSR function was called while no message is being processed."""
 
 
-def _bind(engine: Engine, impl: Callable[..., Any], fexp: FunctionExport) -> Callable[..., Any]:
-    """A KSR function: fetch the current message context, call, convert the return value."""
-    name = fexp.kemi
+class _Current:
+    """The context of the message being routed, whichever engine routes it."""
 
-    def current() -> Any:
-        ctx = engine.current
+    __slots__ = ("ctx",)
+
+    def __init__(self) -> None:
+        self.ctx: Any = None
+
+
+#: Set by the engine around every route call; KSR functions read it.
+CURRENT = _Current()
+
+_KSR: types.ModuleType | None = None
+
+
+def _bind(module_name: str, fexp: FunctionExport) -> Callable[..., Any]:
+    """A KSR function: the current message's engine runs the module's implementation.
+
+    Bound to no engine, so helper modules that did ``import KSR`` once keep
+    working across reloads and with several engines in one process (tests).
+    """
+    name, method, current = fexp.kemi, fexp.method, CURRENT
+
+    def impl(*args: Any) -> Any:
+        ctx = current.ctx
         if ctx is None:
             raise OutsideRouteError(f"KSR {name}() called outside a route (no message)")
-        return ctx
+        module = ctx.engine.modules.get(module_name)
+        if module is None:
+            raise OutsideRouteError(f"KSR {name}(): module {module_name!r} is not loaded")
+        return getattr(module, method)(ctx, *args)
 
     if fexp.returns is Returns.BOOL:
 
         def call(*args: Any) -> Any:
-            ctx = engine.current or current()
-            return impl(ctx, *args) > 0
+            return impl(*args) > 0
 
     elif fexp.returns is Returns.NONE:
 
         def call(*args: Any) -> Any:
-            ctx = engine.current or current()
-            impl(ctx, *args)
+            impl(*args)
 
     else:
-
-        def call(*args: Any) -> Any:
-            ctx = engine.current or current()
-            return impl(ctx, *args)
+        call = impl
 
     call.__name__ = str(name)
     call.__qualname__ = str(name)
@@ -55,24 +72,33 @@ def _bind(engine: Engine, impl: Callable[..., Any], fexp: FunctionExport) -> Cal
     return call
 
 
-def build_ksr(engine: Engine) -> types.ModuleType:
-    """The KSR module for ``engine``'s loaded modules (installed as ``sys.modules['KSR']``)."""
-    ksr = types.ModuleType("KSR", "Kamailio-compatible KEMI API of ksrpy")
-    for module in engine.modules.values():
-        namespace = module.kemi_namespace
-        if namespace is None:
-            continue
-        if namespace == "":
-            target: Any = ksr
-        else:
-            target = getattr(ksr, namespace, None)
-            if target is None:
-                target = KsrNamespace()
-                setattr(ksr, namespace, target)
-        for kemi_name, fexp in module.table().kemi.items():
-            setattr(target, kemi_name, _bind(engine, getattr(module, fexp.method), fexp))
-    sys.modules["KSR"] = ksr
-    return ksr
+def build_ksr(engine: Engine | None = None) -> types.ModuleType:
+    """The process-wide KSR module (built once from every module's export table).
+
+    It is installed as ``sys.modules['KSR']`` so scripts can ``import KSR``.
+    """
+    global _KSR
+    if _KSR is None:
+        from ..modules import AVAILABLE, load_module_class
+
+        ksr = types.ModuleType("KSR", "Kamailio-compatible KEMI API of ksrpy")
+        for module_name in AVAILABLE:
+            cls = load_module_class(module_name)
+            namespace = cls.kemi_namespace
+            if namespace is None:
+                continue
+            if namespace == "":
+                target: Any = ksr
+            else:
+                target = getattr(ksr, namespace, None)
+                if target is None:
+                    target = KsrNamespace()
+                    setattr(ksr, namespace, target)
+            for kemi_name, fexp in cls.table().kemi.items():
+                setattr(target, kemi_name, _bind(cls.name, fexp))
+        _KSR = ksr
+    sys.modules["KSR"] = _KSR
+    return _KSR
 
 
 def kemi_signatures(engine: Engine) -> dict[tuple[str, str], tuple[Any, FunctionExport]]:

@@ -401,5 +401,6 @@ def test_python_reload_failure_keeps_the_live_ksr_module(tmp_path: Path) -> None
     assert sys.modules["KSR"] is ksr
     write_script(path, 2)
     assert reloader.reload().ok
-    assert sys.modules["KSR"] is not ksr
+    # One process-wide KSR module: helpers that imported it keep working after reloads.
+    assert sys.modules["KSR"] is ksr
     assert os.path.basename(engine.routes.files[0]) == "script.py"  # type: ignore[union-attr]

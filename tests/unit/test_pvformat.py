@@ -46,9 +46,13 @@ def _sht(inner: str) -> PV:
 
 @pytest.fixture(autouse=True)
 def sht() -> Iterator[None]:
+    previous = pvmod.EXTRA_CLASSES.get("sht")
     register_class("sht", _sht)
     yield
-    pvmod.EXTRA_CLASSES.pop("sht", None)
+    if previous is None:
+        pvmod.EXTRA_CLASSES.pop("sht", None)
+    else:
+        pvmod.EXTRA_CLASSES["sht"] = previous  # htable's real class, when it was imported
     resolve.cache_clear()
 
 
