@@ -153,7 +153,26 @@ def _quoted_error(text: str, pos: int) -> SIPParseError:
 
 
 def parse_name_addr(text: str) -> NameAddr:
-    """Parse ``"Name" <uri>;p=v``, ``Name <uri>``, ``<uri>`` or a bare ``uri;p=v``."""
+    """Parse ``"Name" <uri>;p=v``, ``Name <uri>``, ``<uri>`` or a bare ``uri;p=v``.
+
+    Results are cached (bounded): NameAddr is immutable and To headers recur.
+    """
+    cached = _NA_CACHE.get(text)
+    if cached is not None:
+        return cached
+    parsed = _parse_name_addr(text)
+    if len(_NA_CACHE) >= _NA_CACHE_SIZE:
+        _NA_CACHE.clear()
+    _NA_CACHE[text] = parsed
+    return parsed
+
+
+_NA_CACHE: dict[str, NameAddr] = {}
+_NA_CACHE_SIZE = 4096
+
+
+def _parse_name_addr(text: str) -> NameAddr:
+    """parse_name_addr without the cache."""
     t = unfold(text).strip(" \t")
     if not t:
         raise SIPParseError("empty address (expected e.g. '<sip:user@host>')", 400)

@@ -220,7 +220,27 @@ def _bad(text: str, why: str) -> SIPParseError:
 
 
 def parse_uri(text: str) -> SipURI:
-    """Parse a sip:, sips:, tel: or other ``scheme:`` URI (no surrounding whitespace)."""
+    """Parse a sip:, sips:, tel: or other ``scheme:`` URI (no surrounding whitespace).
+
+    SipURI is immutable and the same URIs recur in every message (the proxy's
+    own R-URI in keepalives, a peer's To), so results are cached (bounded).
+    """
+    cached = _URI_CACHE.get(text)
+    if cached is not None:
+        return cached
+    uri = _parse_uri(text)
+    if len(_URI_CACHE) >= _URI_CACHE_SIZE:
+        _URI_CACHE.clear()
+    _URI_CACHE[text] = uri
+    return uri
+
+
+_URI_CACHE: dict[str, SipURI] = {}
+_URI_CACHE_SIZE = 4096
+
+
+def _parse_uri(text: str) -> SipURI:
+    """parse_uri without the cache."""
     if len(text) > MAX_URI_LENGTH:
         raise SIPParseError(
             f"URI longer than {MAX_URI_LENGTH} characters ({len(text)}): {show(text)}", 400
