@@ -19,6 +19,7 @@ SIPS_PORT = 5061
 _SECURE = frozenset({"tls", "sips", "wss"})
 
 
+@lru_cache(maxsize=8192)
 def _canonical_ip(text: str) -> str | None:
     """Return the canonical text of an IP address (no brackets, no zone), or None."""
     text = text.strip()
