@@ -22,6 +22,8 @@ AVAILABLE: dict[str, str] = {
     "pike": "ksrpy.modules.pike:PikeModule",
     "permissions": "ksrpy.modules.permissions:PermissionsModule",
     "ban": "ksrpy.modules.ban:BanModule",
+    "usrloc": "ksrpy.modules.usrloc:UsrlocModule",
+    "registrar": "ksrpy.modules.registrar:RegistrarModule",
 }
 
 
