@@ -24,6 +24,7 @@ AVAILABLE: dict[str, str] = {
     "ban": "ksrpy.modules.ban:BanModule",
     "usrloc": "ksrpy.modules.usrloc:UsrlocModule",
     "registrar": "ksrpy.modules.registrar:RegistrarModule",
+    "secfilter": "ksrpy.modules.secfilter:SecfilterModule",
 }
 
 
