@@ -257,9 +257,9 @@ class SaveMixin:
         fields["q"] = self.contact_q(ctx, na)
         params = na.params
         if "received" in params and params.get("received"):
-            fields["received"] = unquote_string(params.get("received") or "")
+            fields["received"] = (params.get("received") or "").strip('"')
         if "methods" in params and params.get("methods"):
-            fields["methods"] = allow_mask([unquote_string(params.get("methods") or "")])
+            fields["methods"] = allow_mask([(params.get("methods") or "").strip('"')])
         instance = params.get("+sip.instance") if "+sip.instance" in params else None
         fields["instance"] = instance.strip().strip('"') if instance else ""
         fields["reg_id"] = 0
