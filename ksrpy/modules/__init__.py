@@ -22,6 +22,8 @@ AVAILABLE: dict[str, str] = {
     "pike": "ksrpy.modules.pike:PikeModule",
     "permissions": "ksrpy.modules.permissions:PermissionsModule",
     "ban": "ksrpy.modules.ban:BanModule",
+    "auth": "ksrpy.modules.auth:AuthModule",
+    "auth_db": "ksrpy.modules.auth_db:AuthDbModule",
     "usrloc": "ksrpy.modules.usrloc:UsrlocModule",
     "registrar": "ksrpy.modules.registrar:RegistrarModule",
     "secfilter": "ksrpy.modules.secfilter:SecfilterModule",
