@@ -78,7 +78,7 @@ class SecfilterFunctions:
         return self._lookup("country", _text(country), "country")
 
     def _check_party(self, party: Party | None, where: str) -> int:
-        if party is None:
+        if party is None or party.user is None or party.domain is None:
             return 1
         lists = self.lists
         for white, code in ((True, 2), (False, -2)):

@@ -3,6 +3,8 @@
 As Kamailio 5.6.3: a header that is missing or does not parse, or whose URI
 has no user or no host, counts as "not found" (the checks return 1); the
 display name loses its surrounding quotes; only the first Contact is read.
+The SQLi check still sees what Kamailio read before it stopped: the display
+name of a URI without user, the user of a URI without host.
 """
 
 from __future__ import annotations
@@ -23,20 +25,19 @@ class Party:
     """The parts of an address the lists are matched against."""
 
     name: str | None
-    user: str
-    domain: str
+    user: str | None
+    domain: str | None
 
 
-def _party(addr: NameAddr, with_name: bool) -> Party | None:
+def _party(addr: NameAddr, with_name: bool) -> Party:
     uri = addr.uri
-    if uri.user is None or not uri.host:
-        return None
     name = addr.display if with_name and addr.display else None
-    return Party(name, uri.user, uri.host)
+    user = uri.user
+    return Party(name, user, uri.host or None if user is not None else None)
 
 
 def from_party(msg: SIPMessage) -> Party | None:
-    """Display name, user and host of From (None: not found)."""
+    """Display name, user and host of From (None: no or unparsable header)."""
     try:
         return _party(msg.from_, True)
     except SIPError:
@@ -44,7 +45,7 @@ def from_party(msg: SIPMessage) -> Party | None:
 
 
 def to_party(msg: SIPMessage) -> Party | None:
-    """Display name, user and host of To (None: not found)."""
+    """Display name, user and host of To (None: no or unparsable header)."""
     try:
         return _party(msg.to, True)
     except SIPError:
