@@ -279,13 +279,15 @@ def print_table(report: dict) -> None:
     rows = report["rows"]
     base = {(r["case"], r["message"]): r["us_per_msg"] for r in rows
             if r["impl"] == "ksrpy native"}
+    print(f"median of {report['repeat']} timeit runs (min: the fastest run, less sensitive to "
+          "other jobs)")
     print(f"{'case':<11} {'parser':<18} {'message':<8} {'bytes':>5} {'us/msg':>9} "
-          f"{'msgs/s':>10} {'x native':>8}")
+          f"{'msgs/s':>10} {'x native':>8} {'min us':>8}")
     for r in rows:
         ref = base.get((r["case"], r["message"]))
-        rel = f"{r['us_per_msg'] / ref:8.1f}" if ref else ""
+        rel = f"{r['us_per_msg'] / ref:8.1f}" if ref else " " * 8
         print(f"{r['case']:<11} {r['impl']:<18} {r['message']:<8} {r['bytes']:>5} "
-              f"{r['us_per_msg']:9.2f} {r['msgs_per_s']:10.0f} {rel}")
+              f"{r['us_per_msg']:9.2f} {r['msgs_per_s']:10.0f} {rel} {r['min_us']:8.2f}")
     for note in report["notes"]:
         print(f"note: {note}")
 

@@ -704,7 +704,7 @@ def main() -> int:
             server.stop()
 
     if args.profile and args.only != "kamailio":
-        # Half the fixed rate: the profiler roughly triples ksrpy's CPU per request.
+        # Half the fixed rate: the profiler multiplies ksrpy's CPU per request by ~2.5.
         rate = max(1000, args.rate // 2)
         report["profile"] = profile_ksrpy(rate, min(requests, rate * 5), workdir, args.script)
 
