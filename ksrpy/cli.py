@@ -1,4 +1,4 @@
-"""The ``ksrpy`` command: run, check, rpc, version."""
+"""The ``ksrpy`` command: run, check, rpc, port, version."""
 
 from __future__ import annotations
 
@@ -148,6 +148,45 @@ def rpc(
                 typer.echo(json.dumps(exc.data, indent=2), err=True)
         raise typer.Exit(1) from None
     typer.echo(json.dumps(result, indent=2, ensure_ascii=False))
+
+
+port_app = typer.Typer(no_args_is_help=True,
+                       help="Translate routing scripts of other KEMI languages to Python.")
+app.add_typer(port_app, name="port")
+
+
+@port_app.command("lua")
+def port_lua(
+    input_file: Annotated[str, typer.Argument(metavar="INPUT.lua", help="app_lua KSR script.")],
+    output: Annotated[str | None, typer.Option(
+        "-o", "--output", metavar="OUTPUT.py",
+        help="Write the Python script here (default: standard output).")] = None,
+    check_only: Annotated[bool, typer.Option(
+        "--check", help="Only list what cannot be translated; exit 1 if anything.")] = False,
+) -> None:
+    """Translate a Lua KSR script into a Python KSR script that ksrpy runs.
+
+    Every construct that cannot be translated faithfully is reported as
+    FILE:LINE:COL and nothing is written.
+    """
+    from .script.lua import port_lua as translate_file
+
+    result = translate_file(input_file)
+    for item in result.issues:
+        typer.echo(str(item), err=True)
+    if result.issues:
+        typer.echo(f"{input_file}: {len(result.issues)} construct(s) cannot be translated",
+                   err=True)
+        raise typer.Exit(1)
+    if check_only:
+        typer.echo(f"{input_file}: ok")
+        return
+    if output is None:
+        typer.echo(result.source, nl=False)
+        return
+    with open(output, "w", encoding="utf-8", errors="surrogateescape") as fh:
+        fh.write(result.source)
+    typer.echo(f"{input_file}: written to {output}", err=True)
 
 
 @app.command()
