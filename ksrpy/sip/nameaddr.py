@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ._cache import memo
 from .errors import SIPParseError, SIPUsageError
 from .params import (
     EMPTY_PARAMS,
@@ -152,27 +153,8 @@ def _quoted_error(text: str, pos: int) -> SIPParseError:
     return SIPParseError(f"unterminated quoted string in {show(text)}", 400)
 
 
-def parse_name_addr(text: str) -> NameAddr:
-    """Parse ``"Name" <uri>;p=v``, ``Name <uri>``, ``<uri>`` or a bare ``uri;p=v``.
-
-    Results are cached (bounded): NameAddr is immutable and To headers recur.
-    """
-    cached = _NA_CACHE.get(text)
-    if cached is not None:
-        return cached
-    parsed = _parse_name_addr(text)
-    if len(_NA_CACHE) >= _NA_CACHE_SIZE:
-        _NA_CACHE.clear()
-    _NA_CACHE[text] = parsed
-    return parsed
-
-
-_NA_CACHE: dict[str, NameAddr] = {}
-_NA_CACHE_SIZE = 4096
-
-
 def _parse_name_addr(text: str) -> NameAddr:
-    """parse_name_addr without the cache."""
+    """Parse ``"Name" <uri>;p=v``, ``Name <uri>``, ``<uri>`` or a bare ``uri;p=v``."""
     t = unfold(text).strip(" \t")
     if not t:
         raise SIPParseError("empty address (expected e.g. '<sip:user@host>')", 400)
@@ -232,6 +214,10 @@ def _parse_name_addr(text: str) -> NameAddr:
         raise SIPParseError(f"expected ';' or the end after '>' in {show(t)}, found {after!r}", 400)
     return NameAddr(display, uri, parse_header_params(t, gt + 1), t)
 
+
+
+#: Cached: NameAddr is immutable and To headers recur.
+parse_name_addr = memo(_parse_name_addr)
 
 def _parse_addr_spec(t: str) -> NameAddr:
     """Parse the addr-spec form: the URI ends at the first ';', the rest are header params."""

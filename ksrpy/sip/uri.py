@@ -10,6 +10,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote
 
+from ._cache import memo
 from .errors import SIPParseError
 from .limits import MAX_URI_LENGTH
 from .params import EMPTY_URI_PARAMS, Params, parse_uri_params, show
@@ -219,28 +220,8 @@ def _bad(text: str, why: str) -> SIPParseError:
     return SIPParseError(f"invalid URI {show(text)}: {why}", 400)
 
 
-def parse_uri(text: str) -> SipURI:
-    """Parse a sip:, sips:, tel: or other ``scheme:`` URI (no surrounding whitespace).
-
-    SipURI is immutable and the same URIs recur in every message (the proxy's
-    own R-URI in keepalives, a peer's To), so results are cached (bounded).
-    """
-    cached = _URI_CACHE.get(text)
-    if cached is not None:
-        return cached
-    uri = _parse_uri(text)
-    if len(_URI_CACHE) >= _URI_CACHE_SIZE:
-        _URI_CACHE.clear()
-    _URI_CACHE[text] = uri
-    return uri
-
-
-_URI_CACHE: dict[str, SipURI] = {}
-_URI_CACHE_SIZE = 4096
-
-
 def _parse_uri(text: str) -> SipURI:
-    """parse_uri without the cache."""
+    """Parse a sip:, sips:, tel: or other ``scheme:`` URI (no surrounding whitespace)."""
     if len(text) > MAX_URI_LENGTH:
         raise SIPParseError(
             f"URI longer than {MAX_URI_LENGTH} characters ({len(text)}): {show(text)}", 400
@@ -264,6 +245,10 @@ def _parse_uri(text: str) -> SipURI:
         raise _bad(text, f"character {opaque[bad.start()]!r} is not allowed in a URI")
     return SipURI(low, opaque=opaque, _raw=text)
 
+
+
+#: Cached: SipURI is immutable and the same URIs recur in every message.
+parse_uri = memo(_parse_uri)
 
 def _parse_sip(text: str, scheme: str, start: int) -> SipURI:
     """Parse the part of a sip:/sips: URI after the colon (RFC 3261 §19.1.1, §25.1)."""
