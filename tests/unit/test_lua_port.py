@@ -361,6 +361,37 @@ line2]]
         print(class + def + len + str + None, pass(6))""",
     "numeric literals": "print(0x10, 0xff, 1e2, .5, 3., 0x1p4, 9007199254740993, 010)",
     "integer float distinction": "print(1, 1.0, 3 // 1, 3.0 // 1, 2^2, 10 / 5, math.floor(2.5))",
+    "nil versus no value": """
+        local function opt(x) if x then return x end end
+        print(opt(1), opt(nil))
+        print(opt(nil))
+        local function nothing() end
+        print(nothing())
+        print(#{nothing()})""",
+    "function called where it is defined": """
+        local a, b = (function() return 1, 2 end)()
+        print(a, b, (function(x) return x * 2 end)(21))""",
+    "forward declared local function": """
+        local f
+        local function g() return f() end
+        f = function() return 'late' end
+        print(g())""",
+    "closures in loops called at once": """
+        local data = {3, 1, 2}
+        for i = 1, 2 do
+          table.sort(data, function(a, b) if i == 1 then return a < b end return a > b end)
+          print(table.concat(data, ','))
+        end
+        for _, w in ipairs({'ab', 'cd'}) do
+          print((w:gsub('%w', function(c) return c .. w end)))
+        end""",
+    "closures sharing an outer variable": """
+        local fs, last = {}, 0
+        for i = 1, 3 do
+          last = i
+          fs[i] = function() return last end
+        end
+        print(fs[1](), fs[3]())""",
 }
 
 

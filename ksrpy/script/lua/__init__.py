@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from ..errors import ScriptIssue
 from .parser import LuaSyntaxError, parse
-from .translate import translate
+from .translate import translate as translate_chunk
 
 
 @dataclass
@@ -39,7 +39,7 @@ def port_lua_source(text: str, path: str) -> PortResult:
         chunk = parse(text)
     except LuaSyntaxError as exc:
         return PortResult("", [issue(exc.line, exc.col, exc.message)])
-    source, problems = translate(chunk)
+    source, problems = translate_chunk(chunk)
     return PortResult(source, [issue(p.line, p.col, p.message) for p in problems])
 
 

@@ -455,6 +455,29 @@ KEMI_RETURNS: dict[tuple[str, str], str] = {
 }
 
 
+# Pseudo-variables whose value is always a string / an integer (when not null).
+PV_STR = {"si", "Ri", "proto", "pr", "af", "rm", "ru", "ou", "rU", "rd", "rz", "du", "fu", "fU",
+          "fd", "fn", "ft", "tu", "tU", "td", "tn", "tt", "ci", "ct", "ua", "rr", "rt", "rv", "mb",
+          "rb", "cT", "au", "ad", "aU", "ar", "adu", "aa"}
+PV_INT = {"sp", "Rp", "mt", "ml", "cl", "rc", "retcode", "?", "mf", "bf", "T_branch_idx"}
+
+
+def pv_types(fn: str, name: str) -> frozenset[str] | None:
+    """What KSR.pv.get/gete return for a literal pseudo-variable name, when known."""
+    if not name.startswith("$") or fn not in ("get", "gete"):
+        return None
+    pv = name[1:]
+    if pv in PV_STR or pv.startswith("hdr("):
+        kind = STR
+    elif pv in PV_INT or pv.startswith("hdrc("):
+        kind = INT
+    else:
+        return None
+    if fn == "get":
+        return T({kind, NIL})
+    return T({kind, STR})
+
+
 @lru_cache(maxsize=1)
 def ksrpy_kemi_returns() -> dict[tuple[str, str], str]:
     """(namespace, function) -> return kind, from ksrpy's own module export tables."""
@@ -598,6 +621,7 @@ class FuncInfo:
     escapes: bool = False
     arity: int | None = None
     multi: bool = False
+    force_multi: bool = False
     fixed: int | None = None
     void_paths: bool = False
     ret_types: frozenset[str] = NONE_T
@@ -886,7 +910,10 @@ class Scopes:
             self.expr(e.obj)
             self.expr(e.key)
         elif isinstance(e, A.Call):
-            self.expr(e.func, callee=True)
+            if isinstance(e.func, A.Function):
+                self.function(e.func)  # called on the spot: does not escape
+            else:
+                self.expr(e.func, callee=True)
             safe = _safe_callee(e.func)
             for arg in e.args:
                 self.expr(arg)
@@ -999,20 +1026,23 @@ class Infer:
                 self.role[var] = "user"
         for f in sc.funcs:
             var = f.var
-            if var is not None and not self.known(var):
-                f.escapes = True
-            if var is not None and not var.called_only:
-                f.escapes = True
+            if var is not None:
+                f.escapes = not (self.known(var) and var.called_only)
         for f in sc.funcs:
             for call in f.calls:
                 callee = self.callee(call)
                 if callee is not None:
                     self.calls_of.setdefault(callee, []).append(call)
                 self.note_arity(call)
+        for f in sc.funcs[1:]:
+            body = f.node.body.body
+            f.void_paths = not body or not isinstance(body[-1], A.Return) or any(
+                not r.exprs for r in f.returns)
         for _ in range(40):
             changed = False
+            self.force_counted()
             for f in sc.funcs[1:]:
-                multi = f.multi or any(
+                multi = f.force_multi or f.multi or any(
                     len(r.exprs) > 1 or (r.exprs and self.is_multi(r.exprs[-1]))
                     for r in f.returns)
                 types = self.return_types(f)
@@ -1044,6 +1074,8 @@ class Infer:
             var = self.sc.ref.get(id(call.func))
             if var is not None and self.known(var):
                 return var.func_info
+        if isinstance(call, A.Call) and isinstance(call.func, A.Function):
+            return self.sc.finfo.get(id(call.func))
         return None
 
     def shape(self, f: FuncInfo) -> None:
@@ -1079,6 +1111,31 @@ class Infer:
                 f.defaults_from = lowest
             if any(n > len(f.params) for n in counts) and f.vararg is None:
                 f.extra_args = f.extra_args or False
+
+    def force_counted(self) -> None:
+        """Functions that return nil or nothing, where the count of values shows, return
+        tuples (print(f()) prints "" when f returns nothing, "nil" when it returns nil)."""
+        for f in self.sc.funcs:
+            for call in f.calls:
+                if not call.args:
+                    continue
+                callee = self.callee(call) if isinstance(call, A.Call) else None
+                if callee is None or callee.vararg is not None:
+                    self.force(call.args[-1])
+            if f.multi:
+                for r in f.returns:
+                    if r.exprs:
+                        self.force(r.exprs[-1])
+
+    def force(self, e: A.Expr) -> None:
+        g = self.callee(e) if isinstance(e, A.Call) else None
+        if g is not None and not g.multi and g.void_paths:
+            values: set[str] = set()
+            for r in g.returns:
+                if r.exprs:
+                    values |= self.types(r.exprs[0])
+            if NIL in values:
+                g.force_multi = True
 
     def note_arity(self, call: A.Call | A.Method) -> None:
         """How many arguments pcall/table.sort/string.gsub pass to a function argument."""
@@ -1312,6 +1369,11 @@ class Infer:
             return ANY
         if isinstance(e, A.Call):
             path = self.ksr_path(e.func)
+            if path is not None and len(path) == 2 and path[0] == "pv" and e.args and \
+                    isinstance(e.args[0], A.String):
+                known = pv_types(path[1], e.args[0].value)
+                if known is not None:
+                    return known
             if path is not None and len(path) in (1, 2):
                 return kemi_types(*(["", *path] if len(path) == 1 else path))
             name = self.lib_name(e.func)
@@ -1466,8 +1528,10 @@ class Emitter:
         self.uses_ksr = False
         self.fn = sc.main
         self.hoisted: list[tuple[FuncInfo, str]] = []
-        self.loops: list[tuple[str, A.Block]] = []
+        # enclosing loops of the current function: kind, body, where the loop starts in out
+        self.loops: list[tuple[str, A.Block, int, int]] = []
         self.temps: dict[int, str] = {}
+        self.bound: dict[int, list[str]] = {}
 
     # output helpers
 
@@ -1627,8 +1691,9 @@ class Emitter:
 
     def stmt(self, s: A.Stmt, indent: int) -> None:
         is_def = isinstance(s, A.FunctionStat | A.LocalFunction) or (
-            isinstance(s, A.Local | A.Assign) and len(s.exprs) == 1
-            and isinstance(s.exprs[0], A.Function))
+            isinstance(s, A.Local) and len(s.exprs) == 1 and isinstance(s.exprs[0], A.Function)
+        ) or (isinstance(s, A.Assign) and len(s.exprs) == 1 and len(s.targets) == 1
+              and isinstance(s.exprs[0], A.Function) and isinstance(s.targets[0], A.Name))
         top = indent == 0 and self.fn is self.sc.main
         blanks = (2 if top else 1) if is_def else 0
         self.flush_comments(s.line, indent, blanks)
@@ -1654,9 +1719,8 @@ class Emitter:
 
     # function definitions
 
-    def emit_def(self, info: FuncInfo, name: str, indent: int, header_line: int = 0) -> None:
-        node = info.node
-        assert node is not None
+    def params(self, info: FuncInfo) -> list[str]:
+        """Parameters: Lua's, defaults where calls pass fewer, values bound in loops."""
         params = []
         for i, var in enumerate(info.params):
             default = info.defaults_from is not None and i >= info.defaults_from
@@ -1665,6 +1729,13 @@ class Emitter:
             params.append("*" + info.vararg.pyname)
         elif info.extra_args:
             params.append("*_extra")
+        params += [f"{name}={name}" for name in self.bound.get(id(info), [])]
+        return params
+
+    def emit_def(self, info: FuncInfo, name: str, indent: int, header_line: int = 0) -> None:
+        node = info.node
+        assert node is not None
+        params = self.params(info)
         head = f"def {name}({', '.join(params)}):"
         if len(" " * indent + head) > WIDTH:
             head = f"def {name}(\n" + ",\n".join(" " * (indent + 8) + p for p in params) + \
@@ -1704,27 +1775,53 @@ class Emitter:
             self.issue(fn, "a function returning several values is used as a value "
                            "(only direct calls, pcall and iterators can take several results)")
         body = fn.body.body
+        # in a loop, a closure over this function's variables goes before the loop (ruff's
+        # B023; Python closures see the variables, not their values, either way)
+        here = sorted({v.pyname for v in info.free if v.owner is self.fn})
+        before_loop = False
+        if self.loops and here:
+            if id(fn) in self.sc.safe_funcs:
+                # called at once (pcall, table.sort, gsub): the values it sees now are bound
+                if info.nonlocals or info.globals_:
+                    self.issue(fn, "a function given to pcall/sort/gsub inside a loop that "
+                                   "assigns outer variables is not supported")
+                self.bound[id(info)] = here
+            else:
+                before_loop = True
         simple = (len(body) == 1 and isinstance(body[0], A.Return) and len(body[0].exprs) <= 1
                   and not info.globals_ and not info.nonlocals and not info.multi
                   and not any(isinstance(n, A.Function) for n in _walk(body[0]))
-                  and not self.comments_within(fn))
+                  and not self.comments_within(fn) and not before_loop)
         if simple:
-            params = []
-            for i, var in enumerate(info.params):
-                default = info.defaults_from is not None and i >= info.defaults_from
-                params.append(var.pyname + ("=None" if default else ""))
-            if info.vararg is not None:
-                params.append("*" + info.vararg.pyname)
-            elif info.extra_args:
-                params.append("*_extra")
+            params = self.params(info)
             saved = self.fn
             self.fn = info
             value = self.ex(body[0].exprs[0]) if body[0].exprs else Atom("None")
             self.fn = saved
             return Lambda(", ".join(params), value)
         name = self.temp(hint)
-        self.hoisted.append((info, name))
+        if before_loop:
+            self.splice_before_loop(info, name)
+        else:
+            self.hoisted.append((info, name))
         return Atom(name)
+
+    def splice_before_loop(self, info: FuncInfo, name: str) -> None:
+        """Define a function met inside a loop just before the outermost loop."""
+        _, _, mark, indent = self.loops[0]
+        saved = (self.out, self.blank_wanted, self.at_block_start, self.last_line)
+        self.out, self.blank_wanted, self.at_block_start = [], 0, True
+        self.emit_def(info, name, indent)
+        lines = self.out
+        self.out, self.blank_wanted, self.at_block_start, self.last_line = saved
+        blanks = [""] * (2 if indent == 0 else 1)
+        insert = lines + blanks
+        before = self.out[mark - 1].rstrip() if mark > 0 else ""
+        if before and not before.endswith(":"):
+            insert = blanks + insert
+        self.out[mark:mark] = insert
+        self.loops = [(k, b, m + len(insert) if m >= mark and i else m, ind)
+                      for i, (k, b, m, ind) in enumerate(self.loops)]
 
     def comments_within(self, fn: A.Function) -> bool:
         end = fn.body.end_line
@@ -1786,8 +1883,13 @@ class Emitter:
             var = self.sc.ref[id(s.names[0])]
             self.def_stmt(s, self.sc.finfo[id(s.exprs[0])], var.pyname, indent)
             return
-        names = [self.sc.ref[id(n)].pyname for n in s.names]
-        self.assign(s, [Atom(n) for n in names], s.exprs, indent)
+        variables = [self.sc.ref[id(n)] for n in s.names]
+        if not s.exprs and len(variables) == 1 and self.inf.known(variables[0]) and \
+                variables[0].called_only:
+            # a forward declaration of a function defined below: Python needs none
+            self.last_line = max(self.last_line, s.line)
+            return
+        self.assign(s, [Atom(v.pyname) for v in variables], s.exprs, indent)
 
     def assign(self, s: A.Stmt, targets: list[Py], exprs: list[A.Expr], indent: int) -> None:
         value, throwaway = self.rhs(exprs, len(targets), s)
@@ -1801,6 +1903,12 @@ class Emitter:
         for c in inner:
             for line in _comment_lines(c, indent):
                 self.emit(0, line)
+        shared = sum(v.pyname == name for v in self.fn.vars) > 1
+        if self.loops and not shared and any(v.owner is self.fn for v in info.free):
+            # a closure over variables the loop assigns: defined before the loop (ruff's
+            # B023), which Python closures make equivalent
+            self.splice_before_loop(info, name)
+            return
         self.emit_def(info, name, indent)
 
     def s_Assign(self, s: A.Assign, indent: int) -> None:
@@ -1813,10 +1921,8 @@ class Emitter:
                 return
             hint = t.key.value if isinstance(t.key, A.String) and t.key.value.isidentifier() \
                 else "fn"
-            name = self.temp(hint if hint not in RESERVED else hint + "_")
-            self.def_stmt(s, info, name, indent)
-            self.want_blank(1)
-            self.simple(s, indent, self.target(t).flat() + " = ", Atom(name))
+            value = self.function_value(s.exprs[0], hint if hint not in RESERVED else hint + "_")
+            self.simple(s, indent, self.target(t).flat() + " = ", value)
             return
         if len(s.targets) > 1:
             assigned = {id(self.sc.ref[id(t)]) for t in s.targets if isinstance(t, A.Name)}
@@ -1853,14 +1959,14 @@ class Emitter:
         self.block(body, indent + 4)
 
     def s_While(self, s: A.While, indent: int) -> None:
-        self.loops.append(("while", s.body))
+        self.loops.append(("while", s.body, len(self.out), indent))
         cond = self.cond(s.cond)
         self.compound(s, indent, "while ", cond, s.body)
         self.loops.pop()
         self.last_line = max(self.last_line, s.body.end_line)
 
     def s_Repeat(self, s: A.Repeat, indent: int) -> None:
-        self.loops.append(("repeat", s.body))
+        self.loops.append(("repeat", s.body, len(self.out), indent))
         self.emit_hoisted(indent)
         self.emit(indent, "while True:")
         self.last_line = max(self.last_line, s.line)
@@ -1914,7 +2020,7 @@ class Emitter:
         else:
             args = [start, stop] + ([self.ex(step)] if step is not None else [])
             it = Call(self.luart("for_range"), args)
-        self.loops.append(("for", s.body))
+        self.loops.append(("for", s.body, len(self.out), indent))
         self.compound(s, indent, f"for {var.pyname} in ", it, s.body)
         self.loops.pop()
         self.last_line = max(self.last_line, s.body.end_line)
@@ -1955,7 +2061,7 @@ class Emitter:
             it = Call(self.luart("each"), [it, Atom(str(len(names)))])
         elif len(names) < arity:
             names += [self.temp("_") for _ in range(arity - len(names))]
-        self.loops.append(("for", s.body))
+        self.loops.append(("for", s.body, len(self.out), indent))
         self.compound(s, indent, f"for {', '.join(names)} in ", it, s.body)
         self.loops.pop()
         self.last_line = max(self.last_line, s.body.end_line)
@@ -1973,7 +2079,7 @@ class Emitter:
         if self.inf.role.get(self.sc.ref[id(s.path[0])]) in ("lib", "ksr"):
             self.issue(s, "adding functions to Lua's libraries or to KSR is not supported")
         self.def_stmt(s, info, name, indent)
-        self.want_blank(1)
+        self.want_blank(2 if indent == 0 and self.fn is self.sc.main else 1)
         obj: Py = self.ex(s.path[0])
         for n in (s.path[1:] if s.method else s.path[1:-1]):
             obj = Subscript(obj, Str(n.name))
@@ -2013,7 +2119,7 @@ class Emitter:
 
     def s_Goto(self, s: A.Goto, indent: int) -> None:
         if self.loops:
-            kind, body = self.loops[-1]
+            kind, body = self.loops[-1][:2]
             if kind != "repeat" and s.label in _trailing_labels(body):
                 self.simple(s, indent, "continue", None)
                 return
@@ -2178,7 +2284,9 @@ class Emitter:
             return self.lib_call(e, name, e.args)
         f = self.inf.callee(e)
         if f is not None:
-            return Call(Atom(self.sc.ref[id(e.func)].pyname), self.known_args(e, f))
+            func = self.function_value(e.func) if isinstance(e.func, A.Function) else \
+                Atom(self.sc.ref[id(e.func)].pyname)
+            return Call(func, self.known_args(e, f))
         return Call(self.ex(e.func), self.args(e.args))
 
     def known_args(self, e: A.Call, f: FuncInfo) -> list[Py]:
@@ -2423,15 +2531,20 @@ class Emitter:
             args = [e.obj, *e.args]
         else:
             return None
-        if len(args) < 2 or not isinstance(args[1], A.String):
+        if len(args) < 2:
             return None
         init_ok = len(args) < 3 or (isinstance(args[2], A.Number) and args[2].value == 1)
         plain = len(args) >= 4 and isinstance(args[3], A.Bool) and args[3].value
-        if len(args) > 4 or not init_ok or (has_specials(args[1].value) and not plain):
+        literal = isinstance(args[1], A.String)
+        if len(args) > 4 or not init_ok:
+            return None
+        if literal and has_specials(args[1].value) and not plain:  # type: ignore[union-attr]
+            return None
+        if not literal and not (plain and self.inf.types(args[1]) <= {STR, NIL}):
             return None
         if not self.inf.types(args[0]) <= {STR, NIL}:
             return None
-        return Chain(P_CMP, Str(args[1].value), [("in", self.ex(args[0]))])
+        return Chain(P_CMP, self.ex(args[1]), [("in", self.ex(args[0]))])
 
 
 # Operand types for which Python raises an error where Lua does (so they need no helper).
