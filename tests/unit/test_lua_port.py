@@ -268,7 +268,10 @@ CONSTRUCTS: dict[str, str] = {
         local function bump() n = n + 1 return n end
         local a = bump() or bump()
         local b = bump() and bump()
-        print(a, b, n)""",
+        print(a, b, n)
+        local function none() n = n + 1 end
+        print(none() or none() or bump() or 'z', n)
+        print(bump() and none() and bump(), n)""",
     "integer and float division": """
         print(7 / 2, 7 // 2, -7 // 2, 7 // -2, 7.5 // 2, 7 % 3, -7 % 3, 7 % -3, -7.5 % 2)
         print(1 // 0.0, -1 // 0.0, 6 / 3, 2^10, 10 // 3.0)

@@ -393,6 +393,23 @@ class IfExp(Py):
         return lines
 
 
+class Walrus(Py):
+    """``name := value`` (parenthesized wherever Python needs it)."""
+
+    prec = P_LAMBDA
+
+    def __init__(self, name: str, value: Py) -> None:
+        self.name, self.value = name, value
+
+    def flat(self) -> str:
+        return f"{self.name} := {wrap(self.value, P_IFEXP).flat()}"
+
+    def broken(self, col: int, indent: int, tail: int, bracketed: bool) -> list[str]:
+        head = f"{self.name} := "
+        sub = lay(wrap(self.value, P_IFEXP), col + len(head), indent, tail, bracketed)
+        return [head + sub[0], *sub[1:]]
+
+
 class Lambda(Py):
     """``lambda params: body``."""
 
@@ -481,18 +498,31 @@ def pv_types(fn: str, name: str) -> frozenset[str] | None:
 @lru_cache(maxsize=1)
 def ksrpy_kemi_returns() -> dict[tuple[str, str], str]:
     """(namespace, function) -> return kind, from ksrpy's own module export tables."""
+    out: dict[tuple[str, str], str] = {}
     try:
         from ...core.config import CoreConfig
         from ...core.engine import Engine
         from ...modules import default_modules
-        from ..kemi import kemi_signatures
 
         engine = Engine(CoreConfig())
-        for name in default_modules():
-            engine.load_module(name)
-        return {key: fexp.returns.value for key, (_, fexp) in kemi_signatures(engine).items()}
+        names = default_modules()
     except Exception:  # noqa: BLE001 - without ksrpy's tables the fallback list is used
-        return {}
+        return out
+    for name in names:
+        try:
+            engine.load_module(name)
+        except Exception:  # noqa: BLE001, S112 - one broken module must not hide the others
+            continue
+    for module in list(engine.modules.values()):
+        try:
+            namespace = module.kemi_namespace
+            if namespace is None:
+                continue
+            for kemi_name, fexp in module.table().kemi.items():
+                out[(namespace, kemi_name)] = fexp.returns.value
+        except Exception:  # noqa: BLE001, S112
+            continue
+    return out
 
 
 def kemi_types(ns: str, fn: str) -> frozenset[str]:
@@ -2466,36 +2496,57 @@ class Emitter:
         return Call(self.luart("bnot"), [self.ex(e.operand)])
 
     def andor(self, e: A.BinOp) -> Py:
-        left, right = e.left, e.right
-        tl = self.inf.types(left)
-        python_truth = not tl & {INT, FLOAT, STR}
-        if e.op == "or":
-            if isinstance(left, A.BinOp) and left.op == "and" and \
-                    not self.inf.types(left.right) & {NIL, BOOL}:
-                return IfExp(self.ex(left.right), self.cond(left.left), self.ex(right))
-            if python_truth:
-                return chain("or", P_OR, self.ex(left), self.ex(right))
-            if _pure(left):
-                return IfExp(self.ex(left), self.cond(left), self.ex(right))
-            if _pure(right):
-                return Call(self.luart("or_"), [self.ex(left), self.ex(right)])
-            name = self.temp("value")
-            test = self.truth(Paren(Atom(f"{name} := {self.ex(left).flat()}")), tl)
-            return IfExp(Atom(name), test, self.ex(right))
-        if python_truth:
-            return chain("and", P_AND, self.ex(left), self.ex(right))
-        if _pure(left):
-            return IfExp(self.ex(right), self.cond(left), self.ex(left))
-        if _pure(right):
-            return Call(self.luart("and_"), [self.ex(left), self.ex(right)])
-        name = self.temp("value")
-        test = self.truth(Paren(Atom(f"{name} := {self.ex(left).flat()}")), tl)
-        return IfExp(self.ex(right), test, Atom(name))
+        """``a and b`` / ``a or b`` with Lua's values (only nil and false are false)."""
+        operands: list[A.Expr] = []
+
+        def collect(x: A.Expr) -> None:
+            if isinstance(x, A.BinOp) and x.op == e.op:
+                collect(x.left)
+                collect(x.right)
+            else:
+                operands.append(x)
+
+        collect(e)  # both are associative, in value and in evaluation order
+        lua_truth = [bool(self.inf.types(o) & {INT, FLOAT, STR}) for o in operands[:-1]]
+        prec = P_OR if e.op == "or" else P_AND
+        if not any(lua_truth):
+            out = self.ex(operands[0])
+            for o in operands[1:]:
+                out = chain(e.op, prec, out, self.ex(o))
+            return out
+        temps: dict[int, str] = {}
+        for i, o in enumerate(operands[:-1]):  # temporaries named in source order
+            if lua_truth[i] and not _pure(o) and not (
+                    i == len(operands) - 2 and _pure(operands[-1])) and not (
+                    e.op == "or" and isinstance(o, A.BinOp) and o.op == "and"
+                    and not self.inf.types(o.right) & {NIL, BOOL}):
+                temps[i] = self.temp("value")
+        result = self.ex(operands[-1])
+        for i in range(len(operands) - 2, -1, -1):
+            o = operands[i]
+            last = i == len(operands) - 2
+            if not lua_truth[i]:
+                result = chain(e.op, prec, self.ex(o), result)
+            elif e.op == "or" and isinstance(o, A.BinOp) and o.op == "and" and \
+                    not self.inf.types(o.right) & {NIL, BOOL}:
+                result = IfExp(self.ex(o.right), self.cond(o.left), result)  # c and x or y
+            elif _pure(o):
+                value = self.ex(o)
+                result = IfExp(value, self.cond(o), result) if e.op == "or" else \
+                    IfExp(result, self.cond(o), value)
+            elif last and _pure(operands[-1]):
+                result = Call(self.luart("or_" if e.op == "or" else "and_"), [self.ex(o), result])
+            else:
+                name = temps[i]
+                test = self.truth(Walrus(name, self.ex(o)), self.inf.types(o))
+                result = IfExp(Atom(name), test, result) if e.op == "or" else \
+                    IfExp(result, test, Atom(name))
+        return result
 
     def truth(self, value: Py, t: frozenset[str]) -> Py:
         """Lua's truth test of an already translated value of types ``t``."""
         if t <= {NIL, BOOL}:
-            return value
+            return wrap(value, P_OR)
         if BOOL not in t:
             return Chain(P_CMP, value, [("is not", Atom("None"))])
         return Call(self.luart("truthy"), [value])
