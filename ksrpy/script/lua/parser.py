@@ -719,7 +719,7 @@ def _mark_methods(text: str, tree: Any) -> None:
 def parse(text: str) -> Chunk:
     """Parse a Lua chunk; LuaSyntaxError on the first syntax error."""
     if text.startswith("#"):
-        text = "--" + text[1:]  # Lua skips a first line starting with '#' (#!/usr/bin/lua)
+        text = "--" + text  # Lua skips a first line starting with '#' (#!/usr/bin/lua)
     comments: list[Token] = []
     _COMMENTS.append(comments)
     try:

@@ -1638,7 +1638,7 @@ class Emitter:
     def header_comment(self, line: int, body: A.Block) -> str:
         if self.ci < len(self.comments):
             c = self.comments[self.ci]
-            first_inner = body.body[0].line if body.body else body.end_line
+            first_inner = body.body[0].line if body.body else body.end_line + 1
             if c.line == line and c.line == c.end_line and first_inner > line:
                 self.ci += 1
                 return "  # " + c.lines[0].strip()
@@ -2012,12 +2012,12 @@ class Emitter:
         self.loops.pop()
 
     def s_If(self, s: A.If, indent: int) -> None:
-        for i, (test, body) in enumerate(s.tests):
-            cond = self.cond(test)
+        # every condition first: functions they define go before the whole if
+        conds = [self.cond(test) for test, _ in s.tests]
+        for i, ((_, body), cond) in enumerate(zip(s.tests, conds, strict=True)):
             if i == 0:
                 self.compound(s, indent, "if ", cond, body)
             else:
-                self.emit_hoisted_elif(test)
                 lines = self.stmt_lines(indent, "elif ", cond, ":")
                 for j, line in enumerate(lines):
                     self.emit(indent if j == 0 else 0, line)
@@ -2027,11 +2027,6 @@ class Emitter:
             self.emit(indent, "else:")
             self.block(s.orelse, indent + 4)
             self.last_line = max(self.last_line, s.orelse.end_line)
-
-    def emit_hoisted_elif(self, test: A.Expr) -> None:
-        if self.hoisted:
-            self.hoisted.clear()
-            self.issue(test, "a function defined inside an elseif condition is not supported")
 
     def s_NumFor(self, s: A.NumFor, indent: int) -> None:
         var = self.sc.ref[id(s.var)]
