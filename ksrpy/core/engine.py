@@ -60,6 +60,8 @@ class Engine:
         self._local_specs: dict[tuple[str, str, int], ListenSpec] = {}
         #: True while this engine runs a route (reloads wait for the gap between messages).
         self.routing = False
+        #: The tm module once loaded: it sees requests (retransmissions) and replies first.
+        self.tm: Any = None
         for name in CORE_MODULES:
             self.load_module(name)
 
@@ -155,6 +157,8 @@ class Engine:
             # The ACK of a stateless negative reply ends here (Kamailio sl "filtered ACK").
             self.stats["sl_filtered_acks"] += 1
             return
+        if self.tm is not None and self.tm.absorb(ctx):
+            return
         routes = self.routes
         if routes is None or routes.request is None:
             return
@@ -166,6 +170,8 @@ class Engine:
             self.run_route(routes.reply, ctx, routes)
             if ctx.drop:
                 return
+        if self.tm is not None and self.tm.on_reply(ctx):
+            return
         self.forward_reply(ctx)
 
     def _is_sl_ack(self, msg: SIPMessage) -> bool:

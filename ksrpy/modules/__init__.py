@@ -22,6 +22,7 @@ AVAILABLE: dict[str, str] = {
     "pike": "ksrpy.modules.pike:PikeModule",
     "permissions": "ksrpy.modules.permissions:PermissionsModule",
     "ban": "ksrpy.modules.ban:BanModule",
+    "tm": "ksrpy.modules.tm:TmModule",
     "auth": "ksrpy.modules.auth:AuthModule",
     "auth_db": "ksrpy.modules.auth_db:AuthDbModule",
     "usrloc": "ksrpy.modules.usrloc:UsrlocModule",

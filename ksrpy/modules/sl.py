@@ -48,10 +48,10 @@ class SlModule(Module):
 
     @export("send_reply", ("code", K.IGP), ("reason", K.SPVE), routes=REPLY_ROUTES)
     def send_reply(self, ctx: Context, code: int | str, reason: str) -> int:
-        """Reply statefully when a transaction exists, else statelessly.
-
-        ksrpy has no transactions yet, so this is the stateless reply.
-        """
+        """Reply statefully when a transaction exists, else statelessly."""
+        tm = self.engine.tm
+        if tm is not None and self.settings["bind_tm"] and tm.is_stateful(ctx):
+            return tm.reply(ctx, int(code), str(reason))
         return self._reply(ctx, code, reason)
 
     @export("send_reply_mode", ("code", K.IGP), ("reason", K.SPVE), ("mode", K.INT),

@@ -33,15 +33,20 @@ def free_port(proto: str = "udp") -> int:
 
 
 def run_sipp(scenario: str, target: tuple[str, int], *, transport: str = "u1", calls: int = 100,
-             rate: int = 100, timeout: int = 30) -> SippResult:
-    """Run sipp until ``calls`` calls are done (bounded by ``timeout`` seconds)."""
+             rate: int = 100, timeout: int = 30, builtin: str | None = None) -> SippResult:
+    """Run sipp until ``calls`` calls are done (bounded by ``timeout`` seconds).
+
+    ``builtin`` names one of sipp's own scenarios (``uac``) instead of a file.
+    """
     if SIPP is None:
         raise RuntimeError("sipp is not installed: apt-get install sip-tester")
     workdir = tempfile.mkdtemp(prefix="sipp-")
     stat = os.path.join(workdir, "stats.csv")
     host, port = target
     cmd = [
-        SIPP, f"{host}:{port}", "-sf", str(SCENARIOS / scenario), "-t", transport,
+        SIPP, f"{host}:{port}",
+        *(["-sn", builtin, "-s", "service"] if builtin else ["-sf", str(SCENARIOS / scenario)]),
+        "-t", transport,
         "-i", "127.0.0.1", "-p", str(free_port("udp" if transport.startswith("u") else "tcp")),
         "-m", str(calls), "-r", str(rate), "-timeout", f"{timeout}s", "-timeout_error",
         "-recv_timeout", "5000", "-nostdin", "-trace_stat", "-stf", stat, "-fd", "1",
