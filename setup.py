@@ -5,7 +5,7 @@ goes on without it and ksrpy runs on its pure-Python twin (it says so once at
 start-up).
 """
 
-from setuptools import setup
+from setuptools import find_packages, setup
 from setuptools.command.build_ext import build_ext
 
 
@@ -25,24 +25,20 @@ class OptionalBuildExt(build_ext):
             print(f"ksrpy: C scanner not built ({exc}); the pure-Python scanner will be used")
 
 
+#: Every package under ksrpy/ (modules, sip.transaction, script.cfg ...) plus the shipped
+#: routes/ and stdlib/ folders, mapped into the package.
+PACKAGES = ["ksrpy", *(f"ksrpy.{name}" for name in find_packages("ksrpy")),
+            "ksrpy.routes", "ksrpy.stdlib"]
+
 setup(
-    packages=[
-        "ksrpy",
-        "ksrpy.sip",
-        "ksrpy.sip._native",
-        "ksrpy.transport",
-        "ksrpy.core",
-        "ksrpy.script",
-        "ksrpy.modules",
-        "ksrpy.store",
-        "ksrpy.routes",
-        "ksrpy.stdlib",
-    ],
+    packages=PACKAGES,
     package_dir={"ksrpy.routes": "routes", "ksrpy.stdlib": "stdlib"},
     package_data={
         "ksrpy.routes": ["*.py", "*.cfg"],
         "ksrpy.stdlib": ["*.py", "*.cfg"],
         "ksrpy.sip._native": ["*.c", "*.h"],
+        "ksrpy.script.cfg": ["*.lark"],
+        "ksrpy.script.lua": ["*.lark"],
     },
     cffi_modules=["ksrpy/sip/_native/build.py:ffibuilder"],
     cmdclass={"build_ext": OptionalBuildExt},
