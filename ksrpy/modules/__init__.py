@@ -28,6 +28,11 @@ AVAILABLE: dict[str, str] = {
     "usrloc": "ksrpy.modules.usrloc:UsrlocModule",
     "registrar": "ksrpy.modules.registrar:RegistrarModule",
     "secfilter": "ksrpy.modules.secfilter:SecfilterModule",
+    "corex": "ksrpy.modules.corex:CorexModule",
+    "nathelper": "ksrpy.modules.nathelper:NathelperModule",
+    "rtpproxy": "ksrpy.modules.rtpproxy:RtpproxyModule",
+    "rtpengine": "ksrpy.modules.rtpengine:RtpengineModule",
+    "rr": "ksrpy.modules.rr:RrModule",
 }
 
 

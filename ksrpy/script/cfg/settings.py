@@ -23,7 +23,7 @@ log = logging.getLogger("ksrpy.cfg")
 #: ksrpy's core (pv, kex, corex basics), or they serve Kamailio's own control and
 #: database plumbing. A script calling one of their functions still gets a load error.
 NOOP_MODULES = frozenset({
-    "ctl", "jsonrpcs", "cfg_rpc", "counters", "kex", "pv", "corex", "mi_fifo", "mi_rpc",
+    "ctl", "jsonrpcs", "cfg_rpc", "counters", "kex", "pv", "mi_fifo", "mi_rpc",
     "db_mysql", "db_postgres", "db_sqlite", "db_text", "db_redis", "kemix", "xhttp_rpc",
 })
 
