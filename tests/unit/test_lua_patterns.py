@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import lupa.lua54 as lupa  # the Lua oracle (pip install ".[test]")
 import pytest
 
 from ksrpy import luart
-
-lupa = pytest.importorskip("lupa.lua54", reason="the Lua oracle needs lupa (pip install lupa)")
 
 _LUA = lupa.LuaRuntime(encoding=None, unpack_returned_tuples=True)
 _CALL = _LUA.eval("""function(name, ...)

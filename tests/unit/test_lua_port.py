@@ -14,13 +14,12 @@ import types
 from pathlib import Path
 from typing import Any
 
+import lupa.lua54 as lupa  # the Lua oracle (pip install ".[test]")
 import pytest
 
 from ksrpy import luart
 from ksrpy.core.context import ScriptExit
 from ksrpy.script.lua import port_lua_source
-
-lupa = pytest.importorskip("lupa.lua54", reason="the Lua oracle needs lupa (pip install lupa)")
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -11,14 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
+import lupa.lua54 as lupa  # the Lua oracle (pip install ".[test]")
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ksrpy import luart
 from ksrpy.script.lua import port_lua_source
-
-lupa = pytest.importorskip("lupa.lua54", reason="the Lua oracle needs lupa (pip install lupa)")
 
 _LUA = lupa.LuaRuntime(encoding=None)
 _SHOW = """
