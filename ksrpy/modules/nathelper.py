@@ -30,7 +30,7 @@ _PRIVATE = tuple(ipaddress.ip_network(n) for n in
 #: Kamailio's protocol numbers, as used in ``;alias=ip~port~proto``.
 PROTO_NUMBERS = {"udp": 1, "tcp": 2, "tls": 3, "sctp": 4, "ws": 5, "wss": 6}
 PROTO_NAMES = {v: k for k, v in PROTO_NUMBERS.items()}
-_SDP_ADDR = re.compile(r"^(c=IN IP[46] |o=(?:\S+ ){4}IN IP[46] )([^\s/]+)", re.MULTILINE)
+_SDP_ADDR = re.compile(r"^(c=IN IP[46] |o=(?:\S+ ){3}IN IP[46] )([^\s/]+)", re.MULTILINE)
 _SDP_C = re.compile(r"^c=IN IP[46] ([^\s/]+)", re.MULTILINE)
 
 
