@@ -23,6 +23,8 @@ AVAILABLE: dict[str, str] = {
     "permissions": "ksrpy.modules.permissions:PermissionsModule",
     "ban": "ksrpy.modules.ban:BanModule",
     "tm": "ksrpy.modules.tm:TmModule",
+    "tmx": "ksrpy.modules.tmx:TmxModule",
+    "kemix": "ksrpy.modules.kemix:KemixModule",
     "auth": "ksrpy.modules.auth:AuthModule",
     "auth_db": "ksrpy.modules.auth_db:AuthDbModule",
     "usrloc": "ksrpy.modules.usrloc:UsrlocModule",

@@ -189,6 +189,23 @@ class CoreModule(Module):
         """True when message flag ``flag`` is set."""
         return 1 if ctx.is_flag_set(_flag(flag)) else -1
 
+    @export("setbflag", ("flag", K.INT), returns=B)
+    def setbflag(self, ctx: Context, flag: int) -> int:
+        """Set branch flag ``flag`` of the main branch ($bf)."""
+        ctx.extra["bflags"] = int(ctx.extra.get("bflags", 0)) | (1 << _flag(flag))
+        return 1
+
+    @export("resetbflag", ("flag", K.INT), returns=B)
+    def resetbflag(self, ctx: Context, flag: int) -> int:
+        """Reset branch flag ``flag`` of the main branch."""
+        ctx.extra["bflags"] = int(ctx.extra.get("bflags", 0)) & ~(1 << _flag(flag))
+        return 1
+
+    @export("isbflagset", ("flag", K.INT), returns=B)
+    def isbflagset(self, ctx: Context, flag: int) -> int:
+        """True when branch flag ``flag`` of the main branch is set."""
+        return 1 if int(ctx.extra.get("bflags", 0)) >> _flag(flag) & 1 else -1
+
     @export("set_drop", returns=B, cfg=False)
     def set_drop(self, ctx: Context) -> int:
         """Mark the message to be dropped when the route ends (does not stop the route)."""

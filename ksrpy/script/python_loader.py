@@ -126,6 +126,7 @@ def check_python_source(path: str, text: str, engine: Engine, *,
         src = lines[line - 1] if 0 < line <= len(lines) else ""
         issues.append(ScriptIssue(path, line, getattr(node, "col_offset", 0) + 1, message, src))
 
+    guarded = _guarded_calls(tree)
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
             continue
@@ -135,7 +136,8 @@ def check_python_source(path: str, text: str, engine: Engine, *,
         ns, fn = chain
         label = f"KSR.{ns}.{fn}" if ns else f"KSR.{fn}"
         if ns and ns not in namespaces:
-            issue(node, f"{label}: module {ns!r} is not available in ksrpy")
+            if (id(node), ns) not in guarded:
+                issue(node, f"{label}: module {ns!r} is not available in ksrpy")
             continue
         if not ns and fn in namespaces:
             continue
@@ -160,6 +162,33 @@ def check_python_source(path: str, text: str, engine: Engine, *,
                 if first.value and first.value not in defined:
                     issue(first, f"{label}(): no route function named {first.value!r}")
     return issues
+
+
+def _guarded_calls(tree: ast.AST) -> set[tuple[int, str]]:
+    """(call node id, namespace) of KSR calls under ``if hasattr(KSR, "ns"):``.
+
+    Kamailio's scripts test whether a module is loaded before using it (Lua's
+    ``if KSR.auth then``); calls so guarded are not errors when ksrpy lacks it.
+    """
+    out: set[tuple[int, str]] = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.If):
+            continue
+        names = {
+            test.args[1].value
+            for test in ast.walk(node.test)
+            if isinstance(test, ast.Call) and isinstance(test.func, ast.Name)
+            and test.func.id == "hasattr" and len(test.args) == 2
+            and isinstance(test.args[0], ast.Name) and test.args[0].id == "KSR"
+            and isinstance(test.args[1], ast.Constant) and isinstance(test.args[1].value, str)
+        }
+        if not names:
+            continue
+        for stmt in node.body:
+            for inner in ast.walk(stmt):
+                if isinstance(inner, ast.Call):
+                    out.update((id(inner), name) for name in names)
+    return out
 
 
 def _exec_script(path: str, text: str) -> types.ModuleType:

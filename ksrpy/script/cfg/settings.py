@@ -24,7 +24,7 @@ log = logging.getLogger("ksrpy.cfg")
 #: database plumbing. A script calling one of their functions still gets a load error.
 NOOP_MODULES = frozenset({
     "ctl", "jsonrpcs", "cfg_rpc", "counters", "kex", "pv", "mi_fifo", "mi_rpc",
-    "db_mysql", "db_postgres", "db_sqlite", "db_text", "db_redis", "kemix", "xhttp_rpc",
+    "db_mysql", "db_postgres", "db_sqlite", "db_text", "db_redis", "xhttp_rpc",
 })
 
 #: Parameters applied to CoreConfig: name -> (attribute, converter).
