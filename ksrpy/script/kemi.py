@@ -21,6 +21,17 @@ class OutsideRouteError(RuntimeError):
     """A KSR function was called while no message is being processed."""
 
 
+#: KSR.* logging functions, usable outside routes (mod_init, script top level).
+_LOGGING = frozenset({"dbg", "info", "notice", "warn", "err", "crit", "log"})
+
+
+def _log_outside_route(method: str, *args: Any) -> int:
+    from ..modules.core import CoreModule
+
+    getattr(CoreModule, method)(CoreModule.__new__(CoreModule), None, *args)
+    return 1
+
+
 class _Current:
     """The context of the message being routed, whichever engine routes it."""
 
@@ -43,10 +54,14 @@ def _bind(module_name: str, fexp: FunctionExport) -> Callable[..., Any]:
     working across reloads and with several engines in one process (tests).
     """
     name, method, current = fexp.kemi, fexp.method, CURRENT
+    logs_only = module_name == "core" and method in _LOGGING
 
     def impl(*args: Any) -> Any:
         ctx = current.ctx
         if ctx is None:
+            if logs_only:
+                # Logging needs no message: scripts log from mod_init and top level too.
+                return _log_outside_route(method, *args)
             raise OutsideRouteError(f"KSR {name}() called outside a route (no message)")
         module = ctx.engine.modules.get(module_name)
         if module is None:

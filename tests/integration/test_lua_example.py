@@ -132,3 +132,24 @@ def test_other_requests_pass_reqinit(reqinit_server: KsrpyProcess) -> None:
     # an OPTIONS with a user part is not a keepalive for the REQINIT
     reply = udp_request(reqinit_server.udp, ruri=f"sip:alice@{host}:{port}")
     assert status_of(reply) == 404
+
+
+def test_full_shipped_example_runs_unchanged_after_translation(tmp_path: Path) -> None:
+    """The whole translated example loads and answers REQINIT and auth as written."""
+    out = tmp_path / "kemi.py"
+    result = subprocess.run([sys.executable, "-m", "ksrpy", "port", "lua", str(EXAMPLE),
+                             "-o", str(out)], cwd=REPO, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    check = subprocess.run([sys.executable, "-m", "ksrpy", "check", "-f", str(out)], cwd=REPO,
+                           capture_output=True, text=True, timeout=120)
+    assert check.returncode == 0, check.stderr
+    with KsrpyProcess(script=str(out), listen=("udp:127.0.0.1:0",)) as server:
+        target = server.udp
+        keepalive = udp_request(target)
+        assert keepalive is not None and keepalive.startswith(b"SIP/2.0 200 Keepalive")
+        assert status_of(udp_request(target, max_forwards=0)) == 483
+        challenge = udp_request(target, ruri=f"sip:alice@{target[0]}:{target[1]}",
+                                method="REGISTER")
+        assert challenge is not None and challenge.startswith(b"SIP/2.0 401 ")
+        assert b"WWW-Authenticate: Digest" in challenge
