@@ -24,12 +24,43 @@ class SippResult:
     output: str
 
 
+#: Ports already handed out in this test process: never handed out twice.
+_GIVEN: set[int] = set()
+
+
 def free_port(proto: str = "udp") -> int:
-    """A port free on 127.0.0.1 right now, for sipp's own local socket."""
-    kind = socket.SOCK_DGRAM if proto == "udp" else socket.SOCK_STREAM
-    with socket.socket(socket.AF_INET, kind) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port free on 127.0.0.1 right now, for UDP and TCP alike (``proto`` is informative)."""
+    return free_port_everywhere()
+
+
+def free_port_everywhere(exclude: tuple[int, ...] = ()) -> int:
+    """A port free for UDP and TCP on 127.0.0.1 and for UDP on ::1 at the same time.
+
+    Never returns a port it returned before in this process, so two servers
+    started one after the other cannot be handed the same number.
+    """
+    for _ in range(50):
+        socks = []
+        try:
+            first = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            socks.append(first)
+            first.bind(("127.0.0.1", 0))
+            port = first.getsockname()[1]
+            if port in exclude or port in _GIVEN:
+                continue
+            for family, kind, host in ((socket.AF_INET, socket.SOCK_STREAM, "127.0.0.1"),
+                                       (socket.AF_INET6, socket.SOCK_DGRAM, "::1")):
+                other = socket.socket(family, kind)
+                socks.append(other)
+                other.bind((host, port))
+            _GIVEN.add(port)
+            return port
+        except OSError:
+            continue
+        finally:
+            for sock in socks:
+                sock.close()
+    raise RuntimeError("no port free for UDP and TCP on loopback")
 
 
 def run_sipp(scenario: str, target: tuple[str, int], *, transport: str = "u1", calls: int = 100,

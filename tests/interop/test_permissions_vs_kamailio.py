@@ -31,7 +31,7 @@ import pytest
 
 from ksrpy.core.rpc import RpcCallError, call
 from tests.helpers.proc import KsrpyProcess
-from tests.helpers.sipp import free_port
+from tests.helpers.sipp import free_port, free_port_everywhere
 from tests.unit.test_permissions import TRUSTED_ROWS, make_db, write_files
 
 pytestmark = pytest.mark.kamailio
@@ -286,7 +286,8 @@ class Pair:
 
 
 def _start(folder: Path, params: str) -> tuple[subprocess.Popen[bytes], KsrpyProcess, Pair]:
-    kport, sport = free_port(), free_port()
+    kport = free_port_everywhere()
+    sport = free_port_everywhere(exclude=(kport,))
     text = {p: CFG.format(port=p, mpath=MPATH, folder=folder, params=params)
             for p in (kport, sport)}
     (folder / "kamailio.cfg").write_text(text[kport])
