@@ -78,3 +78,11 @@ def test_unanswered_call_times_out_with_408() -> None:
         result = run_sipp("uac_expect_408.xml", proxy.udp, calls=3, rate=5, timeout=20)
         log = proxy.log()
     assert result.failed == 0 and result.successful == 3, result.output[-1500:] + log[-1500:]
+
+
+def test_cancel_before_answer_reaches_the_callee() -> None:
+    """CANCEL: 200 to it from the proxy, CANCEL to the ringing branch, its 487 relayed back."""
+    with uas("uas_ring.xml", calls=3) as ringing, _proxy(ringing) as proxy:
+        result = run_sipp("uac_cancel.xml", proxy.udp, calls=3, rate=5, timeout=20)
+        log = proxy.log()
+    assert result.failed == 0 and result.successful == 3, result.output[-1500:] + log[-1500:]
