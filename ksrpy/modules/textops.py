@@ -21,70 +21,15 @@ from ..sip.errors import SIPError
 from ..sip.message import SIPMessage, decode, encode
 from .exports import ArgKind as K
 from .exports import Module, Returns, export
-from .permissions.posixre import PosixRegexError, _bracket
+from .permissions.posixre import compile_ere
 
 if TYPE_CHECKING:
     from ..core.context import Context
 
-_INTERVAL = re.compile(r"\{[0-9]+(,[0-9]*)?\}")
-_GNU_ESCAPES = {"w": r"\w", "W": r"\W", "s": r"\s", "S": r"\S", "b": r"\b", "B": r"\B",
-                "<": r"\b", ">": r"\b", "`": r"\A", "'": r"\Z"}
-
-
-def _translate(pattern: str, newline: bool) -> str:
-    """A POSIX ERE as Python ``re`` text; ``newline`` is REG_NEWLINE."""
-    out: list[str] = []
-    i, start = 0, True
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "\\":
-            if i + 1 >= len(pattern):
-                raise PosixRegexError(f"trailing backslash in {pattern!r}")
-            nxt = pattern[i + 1]
-            if nxt.isdigit():
-                out.append("\\" + nxt)
-            else:
-                out.append(_GNU_ESCAPES.get(nxt) or re.escape(nxt))
-            i, start = i + 2, False
-            continue
-        if ch == "[":
-            text, i = _bracket(pattern, i)
-            if newline and text.startswith("[^"):
-                text = "[^\\n" + text[2:]
-            out.append(text)
-            start = False
-            continue
-        if ch in "*+?" and start:
-            out.append("\\" + ch)
-        elif ch == "{":
-            m = _INTERVAL.match(pattern, i)
-            if m is None or start:
-                out.append("\\{")
-            else:
-                out.append(m.group())
-                i = m.end()
-                continue
-        elif ch == "$":
-            out.append("$" if newline else r"\Z")
-        elif ch == "^":
-            out.append("^" if newline else r"\A")
-        elif ch in "()|.*+?":
-            out.append(ch)
-        else:
-            out.append(re.escape(ch))
-        start = ch in "(|^"
-        i += 1
-    return "".join(out)
-
-
 @functools.lru_cache(maxsize=512)
 def posix_regex(pattern: str, icase: bool = True, newline: bool = True) -> re.Pattern[str]:
-    """Compile a POSIX ERE (PosixRegexError when regcomp would refuse it)."""
-    flags = (re.IGNORECASE if icase else 0) | (re.MULTILINE if newline else re.DOTALL)
-    try:
-        return re.compile(_translate(pattern, newline), flags)
-    except re.error as exc:
-        raise PosixRegexError(f"bad regular expression {pattern!r}: {exc}") from None
+    """Compile a POSIX ERE (PosixRegexError when regcomp would refuse it), cached."""
+    return compile_ere(pattern, icase=icase, newline=newline)
 
 
 # ------------------------------------------------------------------ subst expressions

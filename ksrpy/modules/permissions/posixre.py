@@ -64,7 +64,9 @@ def _bracket(pattern: str, i: int) -> tuple[str, int]:
     raise PosixRegexError(f"unterminated bracket expression in {pattern!r}")
 
 
-def _ere(pattern: str) -> str:
+def _ere(pattern: str, newline: bool = False) -> str:
+    """ERE text as Python ``re``; ``newline`` is REG_NEWLINE (``[^..]`` never a newline,
+    ``$`` at line ends; the caller compiles with MULTILINE instead of DOTALL)."""
     out: list[str] = []
     i, start = 0, True  # start: a quantifier here has nothing to repeat (literal)
     while i < len(pattern):
@@ -78,6 +80,8 @@ def _ere(pattern: str) -> str:
             continue
         if ch == "[":
             text, i = _bracket(pattern, i)
+            if newline and text.startswith("[^"):
+                text = "[^\\n" + text[2:]
             out.append(text)
             start = False
             continue
@@ -92,7 +96,7 @@ def _ere(pattern: str) -> str:
                 i = m.end()
                 continue
         elif ch == "$":
-            out.append(r"\Z")
+            out.append("$" if newline else r"\Z")
         elif ch in "()|^.*+?":
             out.append(ch)
         else:
@@ -157,15 +161,18 @@ def _bre(pattern: str) -> str:
 
 
 def _compile(translated: str, original: str, flags: int) -> re.Pattern[str]:
+    if not flags & re.MULTILINE:
+        flags |= re.DOTALL
     try:
-        return re.compile(translated, flags | re.DOTALL)
+        return re.compile(translated, flags)
     except re.error as exc:
         raise PosixRegexError(f"bad regular expression {original!r}: {exc}") from None
 
 
-def compile_ere(pattern: str, *, icase: bool = True) -> re.Pattern[str]:
-    """A POSIX extended RE (rule files: case-insensitive by default)."""
-    return _compile(_ere(pattern), pattern, re.IGNORECASE if icase else 0)
+def compile_ere(pattern: str, *, icase: bool = True, newline: bool = False) -> re.Pattern[str]:
+    """A POSIX extended RE (case-insensitive by default); ``newline`` is REG_NEWLINE."""
+    flags = (re.IGNORECASE if icase else 0) | (re.MULTILINE if newline else 0)
+    return _compile(_ere(pattern, newline), pattern, flags)
 
 
 def compile_bre(pattern: str) -> re.Pattern[str]:
