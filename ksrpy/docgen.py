@@ -42,7 +42,7 @@ def render() -> str:
     ]
     for name in sorted(AVAILABLE):
         cls = load_module_class(name)
-        table = cls.table()
+        table = cls.export_table()
         namespace = cls.kemi_namespace
         out += [f"## {name}", "", table.doc, ""]
         if table.params:

@@ -110,7 +110,7 @@ def compare(live: Engine, new: Engine) -> tuple[list[str], list[tuple[str, str, 
                       f"removed: {', '.join(removed) or 'none'}): restart ksrpy to apply")
     for name in sorted(set(live.modules) & set(new.modules)):
         old_mod, new_mod = live.modules[name], new.modules[name]
-        for param in old_mod.table().params.values():
+        for param in old_mod.export_table().params.values():
             old = old_mod.settings.get(param.name)
             value = new_mod.settings.get(param.name)
             if old == value:

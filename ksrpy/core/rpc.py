@@ -125,7 +125,7 @@ class RpcRegistry:
     def add_module_rpcs(self, modules: Mapping[str, Module]) -> None:
         """Register every ``@rpc`` declared in the export tables of ``modules``."""
         for module in modules.values():
-            for rexp in module.table().rpcs.values():
+            for rexp in module.export_table().rpcs.values():
                 self.register(rexp.name, getattr(module, rexp.method), rexp.doc)
 
     def names(self) -> list[str]:

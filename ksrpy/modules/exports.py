@@ -186,7 +186,7 @@ class Module:
             self.set_param(key, value)
 
     @classmethod
-    def table(cls) -> ModuleTable:
+    def export_table(cls) -> ModuleTable:
         """The module's export table (functions, params, RPCs)."""
         cached = cls.__dict__.get("_ksr_table")
         if cached is not None:
@@ -210,9 +210,9 @@ class Module:
 
     def set_param(self, key: str, value: Any) -> None:
         """Set a modparam, checking its name and type (ValueError with a clear message)."""
-        spec = self.table().params.get(key)
+        spec = self.export_table().params.get(key)
         if spec is None:
-            known = ", ".join(sorted(self.table().params)) or "none"
+            known = ", ".join(sorted(self.export_table().params)) or "none"
             raise ValueError(f"module {self.name!r} has no parameter {key!r} (known: {known})")
         if spec.type is int:
             if isinstance(value, bool) or not isinstance(value, int | str):

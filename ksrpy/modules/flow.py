@@ -33,7 +33,7 @@ class FlowModule(Module):
     def modf(self, ctx: Context, function: str, *args: Any) -> int:
         """Call an exported cfg function by name with string arguments."""
         for module in self.engine.modules.values():
-            fexp = module.table().functions.get(function)
+            fexp = module.export_table().functions.get(function)
             if fexp is not None and fexp.cfg:
                 if not fexp.min_args <= len(args) <= len(fexp.args):
                     raise TypeError(

@@ -109,7 +109,7 @@ def build_ksr(engine: Engine | None = None) -> types.ModuleType:
                 if target is None:
                     target = KsrNamespace()
                     setattr(ksr, namespace, target)
-            for kemi_name, fexp in cls.table().kemi.items():
+            for kemi_name, fexp in cls.export_table().kemi.items():
                 setattr(target, kemi_name, _bind(cls.name, fexp))
         _KSR = ksr
     sys.modules["KSR"] = _KSR
@@ -122,6 +122,6 @@ def kemi_signatures(engine: Engine) -> dict[tuple[str, str], tuple[Any, Function
     for module in engine.modules.values():
         if module.kemi_namespace is None:
             continue
-        for kemi_name, fexp in module.table().kemi.items():
+        for kemi_name, fexp in module.export_table().kemi.items():
             out[(module.kemi_namespace, kemi_name)] = (module, fexp)
     return out

@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[2]
 def test_exported_methods_accept_their_declared_arguments(name: str) -> None:
     cls = load_module_class(name)
     assert cls.name == name
-    table = cls.table()
+    table = cls.export_table()
     for fexp in [*table.functions.values(), *table.kemi.values()]:
         method = getattr(cls, fexp.method)
         params = list(inspect.signature(method).parameters.values())[2:]  # self, ctx

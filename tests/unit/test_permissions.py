@@ -811,7 +811,7 @@ def test_kemi(tmp_path: Path, dbfile: Path) -> None:
     assert perm.allow_source_address() == -1 and perm.allow_trusted() == -1
     assert perm.allow_routing("rules") == -1 and perm.allow_register("register") == -1
     assert perm.allow_uri("basename", "sip:bob@x") == -1
-    assert set(module.table().kemi) >= {"allow_source_address", "allow_address",
+    assert set(module.export_table().kemi) >= {"allow_source_address", "allow_address",
                                         "allow_source_address_group", "allow_address_group",
                                         "allow_trusted"}
 

@@ -505,7 +505,7 @@ def test_timer_task_expires_nodes_without_traffic(monkeypatch: pytest.MonkeyPatc
 
 def test_registered_and_documented() -> None:
     assert AVAILABLE["pike"] == "ksrpy.modules.pike:PikeModule"
-    table = PikeModule.table()
+    table = PikeModule.export_table()
     assert set(table.functions) == {"pike_check_req", "pike_check_ip", "pike_is_trusted"}
     assert set(table.kemi) == set(table.functions)
     assert set(table.rpcs) == {"pike.top", "pike.list", "pike.stats", "pike.unblock"}

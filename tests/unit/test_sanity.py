@@ -585,7 +585,7 @@ def test_lenient_name_addr() -> None:
 
 
 def test_module_is_registered_and_documented() -> None:
-    table = SanityModule.table()
+    table = SanityModule.export_table()
     assert set(table.functions) == {"sanity_check", "sanity_reply"}
     assert set(table.kemi) == {"sanity_check", "sanity_check_defaults", "sanity_reply"}
     assert {p: table.params[p].default for p in table.params} == {

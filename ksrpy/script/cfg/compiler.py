@@ -82,7 +82,7 @@ def function_index(engine: Engine) -> dict[str, FunctionRef]:
     """cfg name -> function, over every module loaded in ``engine``."""
     out: dict[str, FunctionRef] = {}
     for module in engine.modules.values():
-        for name, fexp in module.table().functions.items():
+        for name, fexp in module.export_table().functions.items():
             out.setdefault(name, FunctionRef(module, fexp))
     return out
 

@@ -518,7 +518,7 @@ def ksrpy_kemi_returns() -> dict[tuple[str, str], str]:
             namespace = module.kemi_namespace
             if namespace is None:
                 continue
-            for kemi_name, fexp in module.table().kemi.items():
+            for kemi_name, fexp in module.export_table().kemi.items():
                 out[(namespace, kemi_name)] = fexp.returns.value
         except Exception:  # noqa: BLE001, S112
             continue
