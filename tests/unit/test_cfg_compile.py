@@ -281,6 +281,18 @@ def test_global_parameters_take_effect(tmp_path: Path) -> None:
     assert _request(engine)[0].get_header("Server") == "Edge"
 
 
+@pytest.mark.parametrize(("word", "value"), [("yes", 1), ("on", 1), ("enable", 1), ("TRUE", 1),
+                                           ("no", 0), ("off", 0), ("disable", 0)])
+def test_bare_yes_no_in_modparam_are_numbers(tmp_path: Path, word: str, value: int) -> None:
+    engine = _engine(tmp_path, f"""
+        loadmodule "auth.so"
+        loadmodule "auth_db.so"
+        modparam("auth_db", "calculate_ha1", {word})
+        request_route {{ sl_send_reply("200", "OK"); }}
+    """)
+    assert engine.modules["auth_db"].settings["calculate_ha1"] == value
+
+
 def _errors(tmp_path: Path, body: str, header: str = HEADER) -> list[str]:
     path = tmp_path / "bad.cfg"
     path.write_text(header + textwrap.dedent(body))

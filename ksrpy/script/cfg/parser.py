@@ -25,6 +25,9 @@ _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "\\": "\\", '"': '"', "'": "'", "0"
 
 #: Most syntax errors reported for one file before giving up.
 MAX_SYNTAX_ERRORS = 20
+#: Bare words Kamailio's lexer turns into 1 and 0 (``modparam("auth_db", "calculate_ha1", yes)``).
+_BARE_TRUE = frozenset({"yes", "true", "on", "enable"})
+_BARE_FALSE = frozenset({"no", "false", "off", "disable"})
 
 
 class CfgSyntaxError(Exception):
@@ -90,6 +93,12 @@ class _Builder(Transformer):
             return item.value
         if item.type in ("NUMBER", "SIGNED_NUMBER"):
             return _int(str(item))
+        # Kamailio's lexer reads these bare words as the numbers 1 and 0.
+        word = str(item).lower()
+        if word in _BARE_TRUE:
+            return 1
+        if word in _BARE_FALSE:
+            return 0
         return str(item)
 
     def global_param(self, meta: Any, c: list[Any]) -> ast.GlobalParam:
