@@ -322,6 +322,8 @@ class Engine:
         if sent:
             ctx.forwarded = True
             self.stats["fwd_requests"] += 1
+            if msg.method == "ACK" and self.tm is not None:
+                self.tm.notify_request(ctx, "ack")
         else:
             ctx.extra["last_error"] = (477, "Unfortunately error on sending to next hop occurred")
             self.stats["fwd_failed"] += 1

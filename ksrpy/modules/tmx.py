@@ -48,9 +48,7 @@ class TmxModule(Module):
         proxy = ctx.extra.get("tm")
         if tm is None or proxy is None:
             return -1
-        import time
-
-        now = time.monotonic()
+        now = tm.clock()
         for branch in proxy.pending():
             tm._cancel_branch(branch, now)  # noqa: SLF001 - tm's own helper
         return 1

@@ -13,6 +13,7 @@ import asyncio
 import logging
 import os
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ...core.context import Context
@@ -45,8 +46,31 @@ RELAY_ROUTES = REQUEST_ROUTE | FAILURE_ROUTE
 TICK = 0.1
 
 
+FinalCallback = Callable[[Context, int, str, "SIPMessage | None"], None]
+RequestCallback = Callable[[Context, str], None]
+
+
 class TmModule(Module):
-    """Stateful forwarding: transactions, branches, failure/onreply routes, CANCEL, timers."""
+    """Stateful forwarding: transactions, branches, failure/onreply routes, CANCEL, timers.
+
+    Callbacks for other modules (acc, dialog-like accounting):
+
+    ``add_final_callback(cb)``: ``cb(ctx, status, reason, reply)`` runs once per
+    transaction when its final reply (>= 200) goes upstream, relayed or locally
+    generated (t_reply, 408 on fr_timer, 503 when no branch could be sent,
+    487 ...). ``ctx`` is the request's context (flags as the script left them,
+    failure_route included); ``reply`` is the relayed SIPMessage, None for a
+    locally generated reply.
+
+    ``add_request_callback(cb)``: ``cb(ctx, kind)`` with kind ``"ack"`` when the
+    script relays an ACK (stateless: the ACK of a 2xx, those of negative replies
+    are absorbed by tm and never reach the script; ``ctx.extra["tm_invite"]``
+    is the INVITE's ProxyTransaction when it is still known) and ``"cancel"``
+    when a CANCEL matched a transaction (``ctx`` is the CANCEL's,
+    ``ctx.extra["tm_invite"]`` the canceled ProxyTransaction).
+
+    An exception in a callback is logged and never propagates.
+    """
 
     name = "tm"
     kemi_namespace = "tm"
@@ -70,9 +94,45 @@ class TmModule(Module):
         self.transactions: TransactionTable | None = None
         self.by_server: dict[Any, ProxyTransaction] = {}
         self.by_client: dict[Any, tuple[ProxyTransaction, Branch]] = {}
+        #: INVITEs answered 2xx by (Call-ID, CSeq number, From tag): end-to-end ACK matching.
+        self.by_dialog: dict[tuple[str, int, str], ProxyTransaction] = {}
         self._timer: asyncio.Task[None] | None = None
         self._reply_ctx: Context | None = None
+        #: The clock every deadline is computed from (tests inject their own).
+        self.clock: Callable[[], float] = time.monotonic
+        self._final_callbacks: list[FinalCallback] = []
+        self._request_callbacks: list[RequestCallback] = []
         super().__init__(engine, settings)
+
+    # --------------------------------------------------------------- callbacks
+
+    def add_final_callback(self, cb: FinalCallback) -> None:
+        """Call ``cb(ctx, status, reason, reply)`` once per transaction at its final reply."""
+        self._final_callbacks.append(cb)
+
+    def add_request_callback(self, cb: RequestCallback) -> None:
+        """Call ``cb(ctx, kind)`` for a relayed ACK ("ack") and a matched CANCEL ("cancel")."""
+        self._request_callbacks.append(cb)
+
+    def _final_out(self, proxy: ProxyTransaction, status: int, reason: str,
+                   reply: SIPMessage | None) -> None:
+        """The final reply went upstream: run the final callbacks once."""
+        if proxy.final_notified:
+            return
+        proxy.final_notified = True
+        for cb in list(self._final_callbacks):
+            try:
+                cb(proxy.ctx, status, reason, reply)
+            except Exception:  # noqa: BLE001 - a callback must not break the proxy
+                log.exception("tm final-reply callback %r failed", cb)
+
+    def notify_request(self, ctx: Context, kind: str) -> None:
+        """Run the request callbacks (``kind``: "ack" or "cancel")."""
+        for cb in list(self._request_callbacks):
+            try:
+                cb(ctx, kind)
+            except Exception:  # noqa: BLE001 - a callback must not break the proxy
+                log.exception("tm request callback %r failed", cb)
 
     # ------------------------------------------------------------------ set-up
 
@@ -100,10 +160,10 @@ class TmModule(Module):
     async def _tick(self) -> None:
         while True:
             deadline = self.transactions.next_deadline() if self.transactions else None
-            wait = TICK if deadline is None else max(0.0, min(TICK, deadline - time.monotonic()))
+            wait = TICK if deadline is None else max(0.0, min(TICK, deadline - self.clock()))
             await asyncio.sleep(wait)
             try:
-                self.on_timer(time.monotonic())
+                self.on_timer(self.clock())
             except Exception:  # noqa: BLE001 - the timer must keep running
                 log.exception("tm timer")
 
@@ -122,26 +182,41 @@ class TmModule(Module):
         """True when a request belonged to a transaction (retransmission, ACK of a 3xx-6xx)."""
         if self.transactions is None:
             return False
-        now = time.monotonic()
+        now = self.clock()
         try:
             matched = self.transactions.receive_request(ctx.msg, now)
         except SIPError:
             return False
         if matched is None:
+            if ctx.msg.method == "ACK":
+                self._match_e2e_ack(ctx)
             return False
         events = matched.events
         if ctx.msg.method == "ACK" and any(isinstance(e, PassUp) for e in events):
             # The ACK of a 2xx is end to end: the script routes it on (RFC 3261 §16.11).
+            proxy = self.by_server.get(matched.transaction)
+            if proxy is not None:
+                ctx.extra["tm_invite"] = proxy
             self._emit([e for e in events if not isinstance(e, PassUp)], now)
             return False
         self._emit(events, now)
         return True
 
+    def _match_e2e_ack(self, ctx: Context) -> None:
+        """An ACK with a new branch (the ACK of a 2xx): find its INVITE by dialog."""
+        try:
+            key = _dialog_key(ctx.msg)
+        except SIPError:
+            return
+        proxy = self.by_dialog.get(key)
+        if proxy is not None:
+            ctx.extra["tm_invite"] = proxy
+
     def on_reply(self, ctx: Context) -> bool:
         """True when a reply matched one of our branches (it is handled here)."""
         if self.transactions is None:
             return False
-        now = time.monotonic()
+        now = self.clock()
         try:
             matched = self.transactions.receive_response(ctx.msg, now)
         except SIPError:
@@ -178,7 +253,10 @@ class TmModule(Module):
                     self._branch_final(found[0], found[1], 503, None, now)
             elif isinstance(event, Terminated):
                 self.by_client.pop(event.transaction, None)
-                self.by_server.pop(event.transaction, None)
+                proxy = self.by_server.pop(event.transaction, None)
+                if proxy is not None and proxy.dialog_key is not None:
+                    if self.by_dialog.get(proxy.dialog_key) is proxy:
+                        del self.by_dialog[proxy.dialog_key]
 
     # ------------------------------------------------------------ transactions
 
@@ -194,7 +272,7 @@ class TmModule(Module):
         ip, port = reply_destination(ctx, bool(ctx.extra.get("force_rport")))
         destination = (rcv.proto, ip, port, rcv.conn_id, ctx.reply_no_connect,
                        self.engine.local_spec(rcv))
-        now = time.monotonic()
+        now = self.clock()
         made = self.transactions.add_server(
             msg, now, destination, reliable=rcv.proto != "udp",
             auto_100=bool(self.settings["auto_inv_100"]) and msg.method == "INVITE",
@@ -223,7 +301,7 @@ class TmModule(Module):
         except ForwardError as exc:
             log.warning("cannot relay to %s: %s", target, exc)
             return False
-        msg, rcv, now = ctx.msg, ctx.rcv, time.monotonic()
+        msg, rcv, now = ctx.msg, ctx.rcv, self.clock()
         with msg.temporary_edits():
             marked = reply_via(msg.via1, rcv.src_ip, rcv.src_port,
                                bool(ctx.extra.get("force_rport")))
@@ -247,10 +325,11 @@ class TmModule(Module):
 
     def relay(self, ctx: Context, target: str | None = None) -> int:
         """Create the transaction (once) and one branch per destination; 1 when any left."""
+        if ctx.msg.method == "ACK":
+            # No transaction for an ACK: the ACK of a 2xx is relayed statelessly (RFC 3261 §16.11).
+            return 1 if self.engine.forward_request(ctx, target) else -1
         proxy = self._proxy(ctx)
         if proxy is None:
-            return -1
-        if ctx.msg.method == "ACK":
             return -1
         targets = [(ctx.ruri, target or ctx.dst_uri or ctx.ruri)]
         for extra in ctx.extra.pop("branches", None) or ():
@@ -268,7 +347,7 @@ class TmModule(Module):
         proxy = self._proxy(ctx)
         if proxy is None:
             return -1
-        return self._reply(proxy, code, reason, time.monotonic())
+        return self._reply(proxy, code, reason, self.clock())
 
     def _reply(self, proxy: ProxyTransaction, code: int, reason: str, now: float) -> int:
         ctx = proxy.ctx
@@ -282,6 +361,7 @@ class TmModule(Module):
         self._emit(proxy.server.send_response(data, now), now)
         if code >= 200:
             proxy.final_sent = True
+            self._final_out(proxy, code, reason, None)
         ctx.replied = True
         return 1
 
@@ -291,9 +371,16 @@ class TmModule(Module):
         if not proxy.server.can_send(msg.status):
             return
         msg.remove_top_via()
+        if 200 <= msg.status < 300 and proxy.method == "INVITE" and proxy.dialog_key is None:
+            try:
+                proxy.dialog_key = _dialog_key(proxy.ctx.msg)
+                self.by_dialog[proxy.dialog_key] = proxy
+            except SIPError:
+                pass
         self._emit(proxy.server.send_response(msg.to_bytes(), now), now)
         if msg.status >= 200:
             proxy.final_sent = True
+            self._final_out(proxy, msg.status, msg.reason, msg)
 
     def _branch_reply(self, proxy: ProxyTransaction, branch: Branch, msg: SIPMessage,
                       now: float) -> None:
@@ -408,7 +495,9 @@ class TmModule(Module):
         proxy = self.by_server.get(inv) if inv is not None else None
         if proxy is None:
             return -1
-        now = time.monotonic()
+        ctx.extra["tm_invite"] = proxy
+        self.notify_request(ctx, "cancel")
+        now = self.clock()
         cancel_proxy = self._proxy(ctx)  # the CANCEL's own transaction, for its 200
         if cancel_proxy is not None:
             self._reply(cancel_proxy, 200, "canceling", now)
@@ -531,3 +620,7 @@ class TmModule(Module):
         """Whether the request has a transaction (send_reply then replies statefully)."""
         return ctx.extra.get("tm") is not None
 
+
+def _dialog_key(msg: SIPMessage) -> tuple[str, int, str]:
+    """(Call-ID, CSeq number, From tag): what an INVITE and the ACK of its 2xx share."""
+    return (msg.call_id, msg.cseq[0], msg.from_.tag or "")

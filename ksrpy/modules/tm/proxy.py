@@ -50,6 +50,8 @@ class ProxyTransaction:
     onreply_route: str | None = None
     branch_route: str | None = None
     final_sent: bool = False
+    final_notified: bool = False
+    dialog_key: tuple[str, int, str] | None = None
     canceled: bool = False
     in_failure: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
