@@ -27,6 +27,22 @@ NOOP_MODULES = frozenset({
     "db_mysql", "db_postgres", "db_sqlite", "db_text", "db_redis", "xhttp_rpc",
 })
 
+#: Kamailio's KEMI interpreter modules -> the cfgengine name each one provides.
+KEMI_APP_MODULES = {
+    "app_python3": "python", "app_python": "python", "app_lua": "lua", "app_jsdt": "jsdt",
+    "app_ruby": "ruby", "app_sqlang": "sqlang",
+}
+
+#: cfgengine names whose routing logic ksrpy runs: the cfg's own blocks, or a Python KSR script.
+NATIVE_ENGINES = frozenset({"native", "kemi"})
+PYTHON_ENGINES = frozenset({"python", "python3"})
+
+#: app_python(3) parameters: the script path and the names of its init hooks.
+PYTHON_APP_PARAMS = {
+    "load": "/usr/local/etc/kamailio/handler.py", "script_name": None,
+    "mod_init_function": "mod_init", "child_init_method": "child_init",
+}
+
 #: Parameters applied to CoreConfig: name -> (attribute, converter).
 EFFECTIVE: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "debug": ("debug", int),
@@ -80,6 +96,7 @@ class CfgSettings:
     modules: list[tuple[str, ast.Pos]] = field(default_factory=list)
     modparams: list[ast.ModParam] = field(default_factory=list)
     engine_name: str = "native"
+    engine_pos: ast.Pos = (0, 0)
 
     def apply(self, config: CoreConfig) -> None:
         """Write the effective parameters into ``config`` (listen entries included)."""
@@ -145,13 +162,27 @@ def collect(script: ast.Script, error: Callable[[ast.Pos, str], None]) -> CfgSet
         elif isinstance(item, ast.ModParam):
             settings.modparams.append(item)
         elif isinstance(item, ast.CfgEngine):
-            settings.engine_name = item.name
-            if item.name not in ("native", "kemi"):
-                error(item.pos, f'cfgengine "{item.name}" is not supported: ksrpy runs Python '
-                                "KSR scripts directly (ksrpy run -f script.py)")
+            settings.engine_name, settings.engine_pos = item.name, item.pos
+            _engine(item, error)
         elif isinstance(item, ast.GlobalParam):
             _global(settings, item, error)
     return settings
+
+
+def _engine(item: ast.CfgEngine, error: Callable[[ast.Pos, str], None]) -> None:
+    """Report a cfgengine ksrpy cannot run (Python KSR scripts and native cfg are fine)."""
+    name = item.name
+    if name in NATIVE_ENGINES or name in PYTHON_ENGINES:
+        return
+    if name == "lua":
+        error(item.pos, 'cfgengine "lua" is not supported: translate the Lua script to a '
+                        "Python KSR script with `ksrpy port lua SCRIPT.lua -o SCRIPT.py` and "
+                        'load that with modparam("app_python3", "load", ...) and '
+                        'cfgengine "python" (or run it with ksrpy run -f SCRIPT.py)')
+        return
+    error(item.pos, f'cfgengine "{name}" is not supported: ksrpy runs native cfg routing '
+                    'and Python KSR scripts (cfgengine "python" with app_python3, or '
+                    "ksrpy run -f script.py)")
 
 
 def _global(settings: CfgSettings, item: ast.GlobalParam,
