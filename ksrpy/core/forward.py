@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -13,6 +14,8 @@ from ..transport.address import ListenSpec, format_hostport
 
 if TYPE_CHECKING:
     from .context import Context
+
+log = logging.getLogger("ksrpy")
 
 #: RFC 3261 §8.1.1.7 magic cookie of branch parameters.
 BRANCH_COOKIE = "z9hG4bK"
@@ -71,3 +74,26 @@ def via_for(local: ListenSpec, branch: str) -> str:
     """Our Via for a request leaving through ``local`` (its advertised address if set)."""
     host, port = local.advertise or (local.host, local.port)
     return f"SIP/2.0/{local.proto.upper()} {format_hostport(host, port)};branch={branch}"
+
+
+def run_send_hooks(ctx: Context, local: ListenSpec) -> None:
+    """Call the ``ctx.extra["on_send"]`` hooks for a request about to leave through ``local``.
+
+    Call inside ``msg.temporary_edits()`` right before serialising (after the
+    R-URI is final, before our Via is pushed). Each hook ``hook(ctx, local)``
+    may edit the message (rr fits its Record-Route to ``local``) and returns
+    header lines, added at the top of the header block. A failing hook is
+    logged; the request is sent all the same.
+    """
+    hooks = ctx.extra.get("on_send")
+    if not hooks:
+        return
+    lines: list[str] = []
+    for hook in list(hooks):
+        try:
+            lines.extend(hook(ctx, local) or ())
+        except Exception:  # noqa: BLE001 - a hook must not stop the forwarding
+            log.exception("on_send hook %r failed", hook)
+    if lines:
+        data = "".join(line.rstrip("\r\n") + "\r\n" for line in lines)
+        ctx.msg.add_raw_header_lines(data.encode("utf-8", "surrogateescape"), top=True)

@@ -1,14 +1,17 @@
-"""tmx: tm extras the example scripts use (route-type tests, precheck, cancel branches)."""
+"""tmx: tm extras (route-type tests, precheck, cancel branches, reply by Call-ID)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import logging
+from typing import TYPE_CHECKING, Any
 
+from .exports import ONREPLY_ROUTE, Module, RouteType, export
 from .exports import ArgKind as K
-from .exports import Module, RouteType, export
 
 if TYPE_CHECKING:
     from ..core.context import Context
+
+log = logging.getLogger("ksrpy.tmx")
 
 
 class TmxModule(Module):
@@ -16,6 +19,12 @@ class TmxModule(Module):
 
     name = "tmx"
     kemi_namespace = "tmx"
+
+    def _tm(self) -> Any:
+        tm = self.engine.tm
+        if tm is None:
+            log.error("tmx needs the tm module (loadmodule \"tm.so\")")
+        return tm
 
     @export("t_precheck_trans")
     def t_precheck_trans(self, ctx: Context) -> int:
@@ -41,14 +50,49 @@ class TmxModule(Module):
         """1 inside onreply_route or reply_route."""
         return 1 if ctx.route_type & (RouteType.ONREPLY | RouteType.CORE_REPLY) else -1
 
-    @export("t_cancel_branches", ("which", K.STR, True))
+    @export("t_is_request_route")
+    def t_is_request_route(self, ctx: Context) -> int:
+        """1 inside request_route (and the routes it calls)."""
+        return 1 if ctx.route_type & RouteType.REQUEST else -1
+
+    @export("t_flush_flags")
+    def t_flush_flags(self, ctx: Context) -> int:
+        """The transaction shares the request's context: flags are always in sync (1)."""
+        return 1
+
+    @export("t_cancel_branches", ("which", K.STR, True), routes=ONREPLY_ROUTE)
     def t_cancel_branches(self, ctx: Context, which: str = "all") -> int:
-        """Cancel the pending branches of the current transaction."""
-        tm = self.engine.tm
+        """Cancel pending branches: all, others (but the reply's), this (the reply's)."""
+        tm = self._tm()
         proxy = ctx.extra.get("tm")
         if tm is None or proxy is None:
             return -1
-        now = tm.clock()
-        for branch in proxy.pending():
-            tm._cancel_branch(branch, now)  # noqa: SLF001 - tm's own helper
+        mode = str(which or "all")
+        if mode not in ("all", "others", "this"):
+            log.error("t_cancel_branches: unknown branch set %r (all, others, this)", mode)
+            return -1
+        tm.cancel_branches(proxy, mode, ctx.extra.get("tm_current"))
         return 1
+
+    @export("t_reply_callid", ("callid", K.SPVE), ("cseq", K.SPVE), ("code", K.IGP),
+            ("reason", K.SPVE))
+    def t_reply_callid(self, ctx: Context, callid: str, cseq: str, code: int,
+                       reason: str) -> int:
+        """Reply to the first transaction with this Call-ID and CSeq number (1, -1 if none)."""
+        tm = self._tm()
+        if tm is None:
+            return -1
+        try:
+            number = int(str(cseq).strip())
+        except ValueError:
+            log.error("t_reply_callid: CSeq %r is not a number", cseq)
+            return -1
+        for proxy in list(tm.by_server.values()):
+            msg = proxy.ctx.msg
+            try:
+                same = msg.call_id == str(callid) and msg.cseq[0] == number
+            except Exception:  # noqa: BLE001 - a stored request that does not parse
+                continue
+            if same and not proxy.final_sent and msg.method not in ("ACK", "CANCEL"):
+                return int(tm._reply(proxy, int(code), str(reason), tm.clock()))  # noqa: SLF001
+        return -1

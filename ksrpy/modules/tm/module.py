@@ -3,21 +3,24 @@
 The engine gives tm every request first (``absorb``: retransmissions and
 ACKs of negative replies end here) and every reply (``on_reply``). The
 script creates transactions with t_relay/t_newtran; branches are client
-transactions; one asyncio timer drives retransmissions, fr_timer and
-fr_inv_timer.
+transactions; one asyncio timer drives retransmissions, fr_timer,
+fr_inv_timer and the transaction lifetimes. The script functions are in
+functions.py; this file is the proxy core (branches, replies, routes).
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
+import dataclasses
 import logging
 import os
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ...core.context import Context
-from ...core.forward import BRANCH_COOKIE, ForwardError, next_hop, via_for
+from ...core.context import Context, ScriptExit
+from ...core.forward import BRANCH_COOKIE, ForwardError, next_hop, run_send_hooks, via_for
 from ...sip.errors import SIPError
 from ...sip.reply import build_reply, reply_via, stateless_to_tag
 from ...sip.transaction import (
@@ -27,12 +30,13 @@ from ...sip.transaction import (
     Timeout,
     TimerConfig,
     TransactionTable,
+    TransactionUsageError,
     TransportError,
     build_cancel,
 )
 from ...sip.transaction.table import Created
-from ..exports import FAILURE_ROUTE, REQUEST_ROUTE, Module, ParamExport, Returns, RouteType, export
-from ..exports import ArgKind as K
+from ..exports import Module, ParamExport, RouteType
+from .functions import TmFunctions
 from .proxy import Branch, ProxyTransaction
 
 if TYPE_CHECKING:
@@ -41,17 +45,21 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("ksrpy.tm")
 
-RELAY_ROUTES = REQUEST_ROUTE | FAILURE_ROUTE
 #: How often branch timers (fr_timer, fr_inv_timer) are checked at most.
 TICK = 0.1
-
 
 FinalCallback = Callable[[Context, int, str, "SIPMessage | None"], None]
 RequestCallback = Callable[[Context, str], None]
 
+#: failure_reply_mode -> which earlier replies a new serial-forking leg drops.
+_DROP_BY_MODE = {0: "n", 1: "a", 2: "l", 3: "a"}
+#: t_on_* route kind -> Routes table kind.
+ROUTE_KINDS = {"failure_route": "failure", "onreply_route": "onreply",
+               "branch_route": "branch", "branch_failure_route": "branch_failure"}
 
-class TmModule(Module):
-    """Stateful forwarding: transactions, branches, failure/onreply routes, CANCEL, timers.
+
+class TmModule(TmFunctions, Module):
+    """Stateful forwarding: transactions, branches, failure/onreply/branch routes, CANCEL, timers.
 
     Callbacks for other modules (acc, dialog-like accounting):
 
@@ -75,25 +83,51 @@ class TmModule(Module):
     name = "tm"
     kemi_namespace = "tm"
     params = (
-        ParamExport("fr_timer", int, 30000, "ms to wait for a final reply from a branch."),
+        ParamExport("fr_timer", int, 30000, "ms to wait for a final reply (or a first "
+                                            "provisional one for INVITE) from a branch.",
+                    runtime=True),
         ParamExport("fr_inv_timer", int, 120000, "ms to wait for a final INVITE reply after "
                                                  "a provisional one.", runtime=True),
+        ParamExport("max_inv_lifetime", int, 180000, "ms an INVITE transaction may stay active."),
+        ParamExport("max_noninv_lifetime", int, 32000, "ms a non-INVITE transaction may stay "
+                                                       "active."),
+        ParamExport("wt_timer", int, 5000, "ms a completed transaction absorbs late messages "
+                                           "(RFC 3261 T4: timers I and K)."),
         ParamExport("auto_inv_100", int, 1, "Send 100 Trying for INVITE at once."),
+        ParamExport("auto_inv_100_reason", str, "trying -- your call is important to us",
+                    "Reason phrase of the automatic 100."),
         ParamExport("retr_timer1", int, 500, "T1 in ms (RFC 3261 retransmissions)."),
         ParamExport("retr_timer2", int, 4000, "T2 in ms."),
         ParamExport("max_transactions", int, 20000, "Live transactions at most (then 503)."),
-        ParamExport("restart_fr_on_each_reply", int, 1, "A provisional reply restarts "
-                                                        "fr_inv_timer."),
-        ParamExport("failure_reply_mode", int, 3, "Accepted for compatibility."),
-        ParamExport("unix_tx_timeout", int, 500, "Accepted for compatibility."),
+        ParamExport("restart_fr_on_each_reply", int, 1, "Every provisional reply restarts "
+                                                        "fr_inv_timer (0: only the first and "
+                                                        "increasing ones >= 180).",
+                    runtime=True),
+        ParamExport("failure_reply_mode", int, 3, "Replies of earlier serial-forking legs "
+                                                  "kept (0), dropped (1, 3) or only the last "
+                                                  "leg's dropped (2).", runtime=True),
+        ParamExport("aggregate_challenges", int, 1, "Merge the challenges of every 401/407 "
+                                                    "branch into the final reply.",
+                    runtime=True),
+        ParamExport("unix_tx_timeout", int, 500, "Accepted; no effect (no UNIX sockets)."),
         ParamExport("contacts_avp", str, "", "Accepted for compatibility."),
         ParamExport("contact_flows_avp", str, "", "Accepted for compatibility."),
     )
+
+    #: t_on_* functions whose constant argument must name an existing block (cfg compiler).
+    route_name_args = {
+        "t_on_failure": ("failure_route",),
+        "t_on_reply": ("onreply_route",),
+        "t_on_branch": ("branch_route",),
+        "t_on_branch_failure": ("event_route:tm:branch-failure:", "branch_failure_route"),
+    }
 
     def __init__(self, engine: Engine, settings: dict[str, Any] | None = None) -> None:
         self.transactions: TransactionTable | None = None
         self.by_server: dict[Any, ProxyTransaction] = {}
         self.by_client: dict[Any, tuple[ProxyTransaction, Branch]] = {}
+        #: t_replicate copies: client transaction -> its target (replies are absorbed).
+        self.replicas: dict[Any, str] = {}
         #: INVITEs answered 2xx by (Call-ID, CSeq number, From tag): end-to-end ACK matching.
         self.by_dialog: dict[tuple[str, int, str], ProxyTransaction] = {}
         self._timer: asyncio.Task[None] | None = None
@@ -102,6 +136,7 @@ class TmModule(Module):
         self.clock: Callable[[], float] = time.monotonic
         self._final_callbacks: list[FinalCallback] = []
         self._request_callbacks: list[RequestCallback] = []
+        self._missing_routes: set[tuple[str, str]] = set()
         super().__init__(engine, settings)
 
     # --------------------------------------------------------------- callbacks
@@ -138,10 +173,21 @@ class TmModule(Module):
 
     def init(self) -> None:
         """Create the transaction table and hook into the engine."""
-        timers = TimerConfig(t1=self.settings["retr_timer1"] / 1000,
-                             t2=self.settings["retr_timer2"] / 1000)
-        self.transactions = TransactionTable(max_transactions=self.settings["max_transactions"],
-                                      timers=timers)
+        s = self.settings
+        for name in ("fr_timer", "fr_inv_timer", "max_inv_lifetime", "max_noninv_lifetime",
+                     "wt_timer", "retr_timer1", "retr_timer2", "max_transactions"):
+            if s[name] <= 0:
+                raise ValueError(f"modparam tm.{name} must be > 0, got {s[name]}")
+        fr = s["fr_timer"] / 1000
+        # The transaction layer's own lifetimes outlive tm's (which answer 408 first):
+        # Kamailio keeps a transaction at most max_*_lifetime + fr_timer + wt_timer.
+        timers = TimerConfig(t1=s["retr_timer1"] / 1000, t2=s["retr_timer2"] / 1000,
+                             t4=s["wt_timer"] / 1000,
+                             invite_lifetime=s["max_inv_lifetime"] / 1000 + fr,
+                             non_invite_lifetime=s["max_noninv_lifetime"] / 1000 + fr,
+                             client_timeout=max(64 * s["retr_timer1"] / 1000, fr + 1))
+        self.transactions = TransactionTable(max_transactions=s["max_transactions"],
+                                             timers=timers)
         self.engine.tm = self
 
     def destroy(self) -> None:
@@ -168,13 +214,21 @@ class TmModule(Module):
                 log.exception("tm timer")
 
     def on_timer(self, now: float) -> None:
-        """Fire transaction timers, then fr_timer/fr_inv_timer of the branches."""
+        """Fire transaction timers, then fr_timer/fr_inv_timer and lifetimes of the proxies."""
         assert self.transactions is not None
         self._emit(self.transactions.on_timer(now), now)
         for proxy in list(self.by_server.values()):
+            if not proxy.expired and now >= proxy.created + proxy.lifetime:
+                proxy.expired = True
+                for branch in proxy.pending():
+                    branch.deadline = now
             for branch in proxy.pending():
                 if branch.deadline and now >= branch.deadline:
                     self._branch_timeout(proxy, branch, now)
+
+    def live(self) -> int:
+        """Live transactions (server and client) in the table."""
+        return len(self.transactions) if self.transactions is not None else 0
 
     # ------------------------------------------------------------- engine hooks
 
@@ -185,7 +239,7 @@ class TmModule(Module):
         now = self.clock()
         try:
             matched = self.transactions.receive_request(ctx.msg, now)
-        except SIPError:
+        except (SIPError, TransactionUsageError):
             return False
         if matched is None:
             if ctx.msg.method == "ACK":
@@ -219,7 +273,7 @@ class TmModule(Module):
         now = self.clock()
         try:
             matched = self.transactions.receive_response(ctx.msg, now)
-        except SIPError:
+        except (SIPError, TransactionUsageError):
             return False
         if matched is None:
             return False
@@ -246,25 +300,32 @@ class TmModule(Module):
             elif isinstance(event, Timeout):
                 found = self.by_client.get(event.transaction)
                 if found is not None and not found[1].done:
-                    self._branch_final(found[0], found[1], 408, None, now)
+                    self._branch_timeout(found[0], found[1], now)
             elif isinstance(event, TransportError):
                 found = self.by_client.get(event.transaction)
                 if found is not None and not found[1].done:
                     self._branch_final(found[0], found[1], 503, None, now)
             elif isinstance(event, Terminated):
-                self.by_client.pop(event.transaction, None)
-                proxy = self.by_server.pop(event.transaction, None)
-                if proxy is not None and proxy.dialog_key is not None:
-                    if self.by_dialog.get(proxy.dialog_key) is proxy:
-                        del self.by_dialog[proxy.dialog_key]
+                self._forget(event.transaction)
+
+    def _forget(self, tx: Any) -> None:
+        """A transaction ended: drop tm's references to it."""
+        self.by_client.pop(tx, None)
+        self.replicas.pop(tx, None)
+        proxy = self.by_server.pop(tx, None)
+        if proxy is not None and proxy.dialog_key is not None:
+            if self.by_dialog.get(proxy.dialog_key) is proxy:
+                del self.by_dialog[proxy.dialog_key]
 
     # ------------------------------------------------------------ transactions
 
     def _proxy(self, ctx: Context, create: bool = True) -> ProxyTransaction | None:
-        proxy = ctx.extra.get("tm")
+        proxy: ProxyTransaction | None = ctx.extra.get("tm")
         if proxy is not None or not create:
             return proxy
         assert self.transactions is not None
+        if ctx.msg.method == "ACK":
+            return None
         self._ensure_timer()
         msg, rcv = ctx.msg, ctx.rcv
         from ...core.engine import reply_destination
@@ -273,74 +334,219 @@ class TmModule(Module):
         destination = (rcv.proto, ip, port, rcv.conn_id, ctx.reply_no_connect,
                        self.engine.local_spec(rcv))
         now = self.clock()
-        made = self.transactions.add_server(
-            msg, now, destination, reliable=rcv.proto != "udp",
-            auto_100=bool(self.settings["auto_inv_100"]) and msg.method == "INVITE",
-            source=(rcv.src_ip, rcv.src_port))
-        if not isinstance(made, Created):
-            log.warning("cannot create a transaction: %s", made.reason)
-            self.engine.send_reply(ctx, made.status, "Service Unavailable")
+        auto_100 = ctx.extra.pop("tm_auto_inv_100", None)
+        if auto_100 is None:
+            auto_100 = bool(self.settings["auto_inv_100"])
+        try:
+            made = self.transactions.add_server(
+                msg, now, destination, reliable=rcv.proto != "udp",
+                auto_100=bool(auto_100) and msg.method == "INVITE",
+                source=(rcv.src_ip, rcv.src_port),
+                trying_reason=self.settings["auto_inv_100_reason"] or None)
+        except (SIPError, TransactionUsageError) as exc:
+            log.warning("cannot create a transaction for %s from %s:%d: %s", msg.method,
+                        rcv.src_ip, rcv.src_port, exc)
             return None
-        proxy = ProxyTransaction(made.transaction, ctx)  # type: ignore[arg-type]
+        if not isinstance(made, Created):
+            self.engine.stats["tm_refused"] += 1
+            self.engine.badlog.warning(
+                "tm-full", "cannot create a transaction for %s from %s:%d: %s; answered %d",
+                msg.method, rcv.src_ip, rcv.src_port, made.reason, made.status)
+            self.engine.send_reply(ctx, made.status, "Service Unavailable")
+            ctx.extra["last_error"] = (made.status, "Service Unavailable")
+            return None
+        lifetime = self.settings["max_inv_lifetime" if msg.method == "INVITE"
+                                 else "max_noninv_lifetime"] / 1000
+        proxy = ProxyTransaction(made.transaction, ctx, created=now,  # type: ignore[arg-type]
+                                 lifetime=lifetime)
         ctx.extra["tm"] = proxy
-        for attr in ("failure_route", "onreply_route", "branch_route"):
+        for attr in ("failure_route", "onreply_route", "branch_route", "branch_failure_route"):
             armed = ctx.extra.pop(f"tm_{attr}", None)
             if armed:
                 setattr(proxy, attr, armed)
+        fr = ctx.extra.pop("tm_fr", None)
+        if fr is not None:
+            proxy.fr_inv_timer, proxy.fr_timer = fr
         self.by_server[made.transaction] = proxy
         self._emit(made.events, now)
         return proxy
 
-    def _add_branch(self, proxy: ProxyTransaction, ruri: str, target: str) -> bool:
-        assert self.transactions is not None
+    def fr_timer(self, proxy: ProxyTransaction) -> float:
+        """This transaction's fr_timer in seconds."""
+        if proxy.fr_timer is not None:
+            return proxy.fr_timer
+        return float(self.settings["fr_timer"]) / 1000
+
+    def fr_inv_timer(self, proxy: ProxyTransaction) -> float:
+        """This transaction's fr_inv_timer in seconds."""
+        if proxy.fr_inv_timer is not None:
+            return proxy.fr_inv_timer
+        return float(self.settings["fr_inv_timer"]) / 1000
+
+    def set_fr(self, proxy: ProxyTransaction, fr_inv: float | None, fr: float | None) -> None:
+        """t_set_fr / t_reset_fr on a live transaction: pending branches restart with the new value.
+
+        As Kamailio's change_fr: a branch that had a provisional reply of an
+        INVITE takes fr_inv, the others fr; the new deadline counts from now.
+        """
+        proxy.fr_inv_timer, proxy.fr_timer = fr_inv, fr
+        now = self.clock()
+        for branch in proxy.pending():
+            if branch.timed_out:
+                continue
+            if proxy.method == "INVITE" and branch.status >= 100:
+                branch.deadline = now + self.fr_inv_timer(proxy)
+            else:
+                branch.deadline = now + self.fr_timer(proxy)
+
+    def _save(self, proxy: ProxyTransaction) -> None:
+        """Save message edits, R-URI and $du: failure_route starts from them (t_save_lumps)."""
         ctx = proxy.ctx
-        try:
-            hop = next_hop(target)
-            local = self.engine.local_socket(hop.proto, 6 if ":" in hop.ip else 4,
-                                             self.engine.local_spec(ctx.rcv))
-        except ForwardError as exc:
-            log.warning("cannot relay to %s: %s", target, exc)
-            return False
-        msg, rcv, now = ctx.msg, ctx.rcv, self.clock()
-        with msg.temporary_edits():
-            marked = reply_via(msg.via1, rcv.src_ip, rcv.src_port,
-                               bool(ctx.extra.get("force_rport")))
-            if marked is not None:
-                msg.set_top_via(marked)
-            if ruri != msg.ruri:
-                msg.set_ruri(ruri)
-            msg.push_via(via_for(local, BRANCH_COOKIE + os.urandom(8).hex()))
-            data = msg.to_bytes()
-        destination = (hop.proto, hop.ip, hop.port, None, ctx.forward_no_connect, local)
-        made = self.transactions.add_client(data, now, destination, reliable=hop.proto != "udp")
-        if not isinstance(made, Created):
-            log.warning("cannot create a branch: %s", made.reason)
-            return False
-        branch = Branch(len(proxy.branches), ruri, made.transaction,  # type: ignore[arg-type]
-                        deadline=now + self.settings["fr_timer"] / 1000)
-        proxy.branches.append(branch)
-        self.by_client[made.transaction] = (proxy, branch)
-        self._emit(made.events, now)
-        return True
+        proxy.saved = (_snapshot_edits(ctx.msg), ctx.new_ruri, ctx.dst_uri)
+
+    def _restore(self, proxy: ProxyTransaction) -> None:
+        """Back to what was saved at relay time (failure_route, branch-failure route)."""
+        if proxy.saved is None:
+            return
+        ctx = proxy.ctx
+        edits, ctx.new_ruri, ctx.dst_uri = proxy.saved
+        _restore_edits(ctx.msg, edits)
+        ctx.extra.pop("branches", None)
 
     def relay(self, ctx: Context, target: str | None = None) -> int:
         """Create the transaction (once) and one branch per destination; 1 when any left."""
-        if ctx.msg.method == "ACK":
+        method = ctx.msg.method
+        if method == "ACK":
             # No transaction for an ACK: the ACK of a 2xx is relayed statelessly (RFC 3261 §16.11).
             return 1 if self.engine.forward_request(ctx, target) else -1
+        if method == "CANCEL" and ctx.extra.get("tm") is None:
+            found = self._cancel_target(ctx)
+            if found is not None:
+                return self._e2e_cancel(ctx, found)
         proxy = self._proxy(ctx)
         if proxy is None:
             return -1
+        if proxy.final_sent:
+            log.warning("t_relay: transaction already answered")
+            return -1
+        if proxy.canceled:
+            log.info("t_relay: transaction canceled, no new branch")
+            return -1
+        if proxy.saved is None:
+            self._save(proxy)
         targets = [(ctx.ruri, target or ctx.dst_uri or ctx.ruri)]
         for extra in ctx.extra.pop("branches", None) or ():
             targets.append((extra.get("uri") or ctx.ruri,
                             extra.get("dst_uri") or extra.get("uri") or ctx.ruri))
-        created = sum(1 for ruri, dst in targets if self._add_branch(proxy, ruri, dst))
+        created = 0
+        for ruri, dst in targets:
+            created += self._add_branch(proxy, ruri, dst)
         if not created:
             ctx.extra["last_error"] = (500, "Unable to forward")
             return -1
         ctx.forwarded = True
         return 1
+
+    def _add_branch(self, proxy: ProxyTransaction, ruri: str, dst: str) -> bool:
+        """Run branch_route on this branch's copy, then send it in a client transaction."""
+        assert self.transactions is not None
+        ctx = proxy.ctx
+        msg, rcv, now = ctx.msg, ctx.rcv, self.clock()
+        index = len(proxy.branches)
+        saved = (ctx.new_ruri, ctx.dst_uri, ctx.route_type, ctx.drop,
+                 ctx.extra.get("t_branch_idx"), _snapshot_extra(ctx))
+        try:
+            with msg.temporary_edits():
+                ctx.new_ruri = ruri if ruri != msg.ruri else None
+                ctx.dst_uri = dst if dst != ruri else None
+                if proxy.branch_route:
+                    ctx.extra["t_branch_idx"] = index
+                    self._run(proxy.branch_route, "branch_route", ctx, RouteType.BRANCH)
+                    if ctx.drop:
+                        log.debug("branch %d to %s dropped in branch_route", index, ruri)
+                        return False
+                ruri, target = ctx.ruri, ctx.dst_uri or ctx.ruri
+                try:
+                    hop = next_hop(target)
+                    local = self.engine.local_socket(hop.proto, 6 if ":" in hop.ip else 4,
+                                                     self.engine.local_spec(rcv))
+                except ForwardError as exc:
+                    log.warning("cannot relay to %s: %s", target, exc)
+                    return False
+                marked = reply_via(msg.via1, rcv.src_ip, rcv.src_port,
+                                   bool(ctx.extra.get("force_rport")))
+                if marked is not None:
+                    msg.set_top_via(marked)
+                if ruri != msg.ruri:
+                    msg.set_ruri(ruri)
+                run_send_hooks(ctx, local)
+                msg.push_via(via_for(local, BRANCH_COOKIE + os.urandom(8).hex()))
+                data = msg.to_bytes()
+        finally:
+            ctx.new_ruri, ctx.dst_uri, ctx.route_type, ctx.drop = saved[:4]
+            _restore_extra(ctx, saved[5])
+            if saved[4] is None:
+                ctx.extra.pop("t_branch_idx", None)
+            else:
+                ctx.extra["t_branch_idx"] = saved[4]
+        destination = (hop.proto, hop.ip, hop.port, None, ctx.forward_no_connect, local)
+        try:
+            made = self.transactions.add_client(data, now, destination,
+                                                reliable=hop.proto != "udp")
+        except (SIPError, TransactionUsageError) as exc:
+            log.warning("cannot create a branch to %s: %s", target, exc)
+            return False
+        if not isinstance(made, Created):
+            self.engine.badlog.warning("tm-full", "cannot create a branch to %s: %s",
+                                       target, made.reason)
+            return False
+        branch = Branch(index, ruri, target, made.transaction,  # type: ignore[arg-type]
+                        leg=proxy.leg, started=now, deadline=now + self.fr_timer(proxy))
+        proxy.branches.append(branch)
+        self.by_client[made.transaction] = (proxy, branch)
+        self._emit(made.events, now)
+        return True
+
+    def replicate(self, ctx: Context, target: str | None) -> int:
+        """t_replicate: a copy of the request in its own client transaction; replies absorbed."""
+        assert self.transactions is not None
+        if ctx.msg.method in ("ACK", "CANCEL"):
+            log.warning("t_replicate: a %s cannot be replicated statefully", ctx.msg.method)
+            return -1
+        self._ensure_timer()
+        msg, rcv, now = ctx.msg, ctx.rcv, self.clock()
+        target = target or ctx.dst_uri or ctx.ruri
+        try:
+            hop = next_hop(target)
+            local = self.engine.local_socket(hop.proto, 6 if ":" in hop.ip else 4,
+                                             self.engine.local_spec(rcv))
+        except ForwardError as exc:
+            log.warning("t_replicate: cannot send to %s: %s", target, exc)
+            return -1
+        with msg.temporary_edits():
+            marked = reply_via(msg.via1, rcv.src_ip, rcv.src_port,
+                               bool(ctx.extra.get("force_rport")))
+            if marked is not None:
+                msg.set_top_via(marked)
+            if ctx.ruri != msg.ruri:
+                msg.set_ruri(ctx.ruri)
+            msg.push_via(via_for(local, BRANCH_COOKIE + os.urandom(8).hex()))
+            data = msg.to_bytes()
+        destination = (hop.proto, hop.ip, hop.port, None, ctx.forward_no_connect, local)
+        try:
+            made = self.transactions.add_client(data, now, destination,
+                                                reliable=hop.proto != "udp")
+        except (SIPError, TransactionUsageError) as exc:
+            log.warning("t_replicate to %s: %s", target, exc)
+            return -1
+        if not isinstance(made, Created):
+            self.engine.badlog.warning("tm-full", "t_replicate to %s: %s", target, made.reason)
+            return -1
+        self.replicas[made.transaction] = target
+        self._emit(made.events, now)
+        return 1
+
+    # ----------------------------------------------------------------- replies
 
     def reply(self, ctx: Context, code: int, reason: str) -> int:
         """Send a reply through the request's transaction (created if needed)."""
@@ -350,22 +556,30 @@ class TmModule(Module):
         return self._reply(proxy, code, reason, self.clock())
 
     def _reply(self, proxy: ProxyTransaction, code: int, reason: str, now: float) -> int:
+        """A locally generated reply: append_to_reply headers, set_reply_body body."""
         ctx = proxy.ctx
+        if not 100 <= code <= 699:
+            log.warning("t_reply: code %d is outside 100-699", code)
+            return -1
         if not proxy.server.can_send(code):
             return -1
+        headers = list(ctx.reply_lumps)
+        if 300 <= code < 400:
+            headers += _redirect_contacts(ctx)
+        body, ctype = ctx.extra.get("reply_body") or (b"", None)
         data = build_reply(ctx.msg, code, reason, src_ip=ctx.rcv.src_ip,
                            src_port=ctx.rcv.src_port, to_tag=stateless_to_tag(ctx.msg),
                            force_rport=bool(ctx.extra.get("force_rport")),
-                           headers=list(ctx.reply_lumps),
+                           headers=headers, body=body, content_type=ctype,
                            server_header=self.engine.config.server_header_line)
         self._emit(proxy.server.send_response(data, now), now)
+        proxy.last_status = code
+        self.engine.stats["tm_local_replies"] += 1
         if code >= 200:
             proxy.final_sent = True
             self._final_out(proxy, code, reason, None)
         ctx.replied = True
         return 1
-
-    # ----------------------------------------------------------------- replies
 
     def _relay_reply(self, proxy: ProxyTransaction, msg: SIPMessage, now: float) -> None:
         if not proxy.server.can_send(msg.status):
@@ -378,6 +592,7 @@ class TmModule(Module):
             except SIPError:
                 pass
         self._emit(proxy.server.send_response(msg.to_bytes(), now), now)
+        proxy.last_status = msg.status
         if msg.status >= 200:
             proxy.final_sent = True
             self._final_out(proxy, msg.status, msg.reason, msg)
@@ -385,12 +600,23 @@ class TmModule(Module):
     def _branch_reply(self, proxy: ProxyTransaction, branch: Branch, msg: SIPMessage,
                       now: float) -> None:
         status = msg.status
+        if branch.done:
+            # A late reply (the branch timed out or was answered for): 2xx still go up.
+            if 200 <= status < 300 and proxy.method == "INVITE":
+                self._relay_reply(proxy, msg, now)
+            return
+        replied_before = branch.replies > 0
+        branch.replies += 1
+        if status < 200 and proxy.method == "INVITE":
+            # fr_inv_timer: restarted by every provisional reply, or only by the first one and
+            # by increasing ones >= 180 when restart_fr_on_each_reply is 0.
+            if (self.settings["restart_fr_on_each_reply"] or branch.status < 100
+                    or (status >= 180 and status > branch.status)):
+                branch.deadline = now + self.fr_inv_timer(proxy)
         branch.status = max(branch.status, status)
         if proxy.onreply_route and not self._run_onreply(proxy, msg, branch):
             return
         if status < 200:
-            if proxy.method == "INVITE":
-                branch.deadline = now + self.settings["fr_inv_timer"] / 1000
             if branch.canceled:
                 self._send_cancel(branch, now)
             if status > 100 and not proxy.final_sent:
@@ -398,39 +624,62 @@ class TmModule(Module):
             return
         if status < 300:
             branch.final, branch.final_status = msg, status
+            branch.replied_before_final = replied_before
             self._relay_reply(proxy, msg, now)
             if proxy.method == "INVITE":
                 for other in proxy.pending():
                     self._cancel_branch(other, now)
             return
-        self._branch_final(proxy, branch, status, msg, now)
+        branch.replied_before_final = replied_before
+        self._branch_failed(proxy, branch, status, msg, now)
 
     def _run_onreply(self, proxy: ProxyTransaction, msg: SIPMessage, branch: Branch) -> bool:
         """onreply_route[X]; False when it dropped the reply."""
-        routes = self.engine.routes
-        route = routes.route(str(proxy.onreply_route), "onreply") if routes else None
-        if route is None or routes is None:
-            return True
         rctx = self._reply_ctx or Context(self.engine, msg, proxy.ctx.rcv)
-        rctx.route_type = RouteType.ONREPLY
         rctx.extra["t_branch_idx"] = branch.index
-        previous = self.engine.current
-        try:
-            self.engine.run_route(route, rctx, routes)
-        finally:
-            self.engine.current = previous
+        rctx.extra["t_reply_code"] = msg.status
+        rctx.extra["tm"] = proxy
+        rctx.extra["tm_current"] = branch
+        self._run(str(proxy.onreply_route), "onreply_route", rctx, RouteType.ONREPLY)
         return not rctx.drop
+
+    def _branch_failed(self, proxy: ProxyTransaction, branch: Branch, status: int,
+                       msg: SIPMessage | None, now: float) -> None:
+        """A negative final (or a timeout): branch-failure route, then maybe complete."""
+        branch.final, branch.final_status = msg, status
+        if proxy.branch_failure_route and not proxy.final_sent:
+            ctx = proxy.ctx
+            saved = (ctx.extra.get("t_reply_code"), ctx.extra.get("tm_best"))
+            ctx.extra["t_reply_code"], ctx.extra["tm_best"] = status, branch
+            ctx.extra["tm_reply"] = msg
+            ctx.extra["t_branch_idx"] = branch.index
+            self._restore(proxy)
+            proxy.in_failure = True
+            proxy.leg += 1
+            try:
+                self._run(proxy.branch_failure_route, "branch_failure_route", ctx,
+                          RouteType.BRANCH_FAILURE)
+            finally:
+                proxy.in_failure = False
+                ctx.extra["t_reply_code"], ctx.extra["tm_best"] = saved
+                ctx.extra.pop("tm_reply", None)
+        self._maybe_complete(proxy, now)
 
     def _branch_final(self, proxy: ProxyTransaction, branch: Branch, status: int,
                       msg: SIPMessage | None, now: float) -> None:
-        branch.final, branch.final_status = msg, status
-        self._maybe_complete(proxy, now)
+        branch.replied_before_final = branch.replies > 0
+        self._branch_failed(proxy, branch, status, msg, now)
 
     def _branch_timeout(self, proxy: ProxyTransaction, branch: Branch, now: float) -> None:
+        if branch.done:
+            return
         branch.timed_out = True
+        branch.deadline = 0.0
         if proxy.method == "INVITE" and branch.status >= 100:
             self._cancel_branch(branch, now)
-        self._branch_final(proxy, branch, 408, None, now)
+        # A canceled INVITE whose branch never answered ends with 487, as Kamailio does.
+        status = 487 if proxy.canceled and proxy.method == "INVITE" else 408
+        self._branch_final(proxy, branch, status, None, now)
 
     def _maybe_complete(self, proxy: ProxyTransaction, now: float) -> None:
         if proxy.final_sent or proxy.pending():
@@ -438,34 +687,87 @@ class TmModule(Module):
         best = proxy.best()
         if best is None:
             return
-        if proxy.failure_route and not proxy.canceled:
+        if proxy.failure_route:
             name, proxy.failure_route = proxy.failure_route, None
+            before = len(proxy.branches)
             self._run_failure(proxy, name, best)
+            if len(proxy.branches) > before:
+                self._drop_replies(proxy, before)
             if proxy.final_sent or proxy.pending():
                 return
             best = proxy.best() or best
         if best.final is not None:
-            self._relay_reply(proxy, best.final, now)
+            final = best.final
+            if self.settings["aggregate_challenges"]:
+                final = proxy.merged_challenge(best) or final
+            self._relay_reply(proxy, final, now)
         else:
-            reason = "Request Timeout" if best.final_status == 408 else "Service Unavailable"
-            self._reply(proxy, best.final_status, reason, now)
+            self._reply(proxy, best.final_status, _LOCAL_REASONS.get(best.final_status,
+                                                                      "Server Error"), now)
+
+    def _drop_replies(self, proxy: ProxyTransaction, first_new: int) -> None:
+        """A failure_route added a leg: drop older replies (t_drop_replies, failure_reply_mode)."""
+        mode = proxy.drop_mode
+        if mode is None:
+            mode = _DROP_BY_MODE.get(int(self.settings["failure_reply_mode"]), "a")
+        proxy.drop_mode = None
+        old = proxy.branches[:first_new]
+        if mode == "a":
+            for branch in old:
+                branch.dropped = True
+        elif mode == "l" and old:
+            last = max(b.leg for b in old)
+            for branch in old:
+                if branch.leg == last:
+                    branch.dropped = True
 
     def _run_failure(self, proxy: ProxyTransaction, name: str, best: Branch) -> None:
-        routes = self.engine.routes
-        route = routes.route(name, "failure") if routes else None
-        if route is None or routes is None:
-            log.warning("failure_route %s does not exist", name)
-            return
         ctx = proxy.ctx
-        ctx.route_type = RouteType.FAILURE
+        self._restore(proxy)
         ctx.extra["t_reply_code"] = best.final_status
         ctx.extra["tm_best"] = best
-        ctx.drop = False
-        previous = self.engine.current
+        ctx.extra["tm_reply"] = best.final
+        ctx.extra["t_branch_idx"] = best.index
+        proxy.in_failure = True
+        proxy.leg += 1
+        proxy.drop_mode = None
         try:
-            self.engine.run_route(route, ctx, routes)
+            self._run(name, "failure_route", ctx, RouteType.FAILURE)
         finally:
-            self.engine.current = previous
+            proxy.in_failure = False
+            ctx.extra.pop("tm_reply", None)
+
+    def _run(self, name: str, kind: str, ctx: Context, route_type: RouteType) -> bool:
+        """Run a tm route (failure, onreply, branch, branch-failure) on ``ctx``; False if missing.
+
+        The context's route type and the engine's current message are restored
+        after it, so a nested run (branch_route inside t_relay) leaves the caller
+        as it was; ``drop`` stays visible in ``ctx.drop``.
+        """
+        routes = self.engine.routes
+        route = find_route(routes, kind, name) if routes is not None else None
+        if route is None or routes is None:
+            self._missing(kind, name)
+            return False
+        engine = self.engine
+        previous, routing, rtype = engine.current, engine.routing, ctx.route_type
+        ctx.route_type = route_type
+        ctx.drop = False
+        try:
+            engine.run_route(route, ctx, routes)
+        except ScriptExit:
+            pass
+        finally:
+            ctx.route_type = rtype
+            engine.current, engine.routing = previous, routing
+        return True
+
+    def _missing(self, kind: str, name: str) -> None:
+        """Log a missing route once per (kind, name)."""
+        if (kind, name) in self._missing_routes:
+            return
+        self._missing_routes.add((kind, name))
+        log.error("tm: %s %r does not exist in the script", kind, name)
 
     # ------------------------------------------------------------------ cancel
 
@@ -477,24 +779,42 @@ class TmModule(Module):
             self._send_cancel(branch, now)
         # Without a provisional reply yet, RFC 3261 §9.1 waits for one (_branch_reply).
 
+    def cancel_branches(self, proxy: ProxyTransaction, which: str = "all",
+                        current: Branch | None = None) -> None:
+        """tmx t_cancel_branches: all, others (but ``current``) or this (``current``)."""
+        now = self.clock()
+        for branch in proxy.pending():
+            if which == "all" or (which == "others" and branch is not current) or (
+                    which == "this" and branch is current):
+                self._cancel_branch(branch, now)
+
     def _send_cancel(self, branch: Branch, now: float) -> None:
         assert self.transactions is not None
         if branch.cancel_sent:
             return
         branch.cancel_sent = True
         client = branch.client
-        made = self.transactions.add_client(build_cancel(client.request), now, client.destination,
-                                     reliable=client.destination[0] != "udp")
+        try:
+            made = self.transactions.add_client(build_cancel(client.request), now,
+                                                client.destination,
+                                                reliable=client.destination[0] != "udp")
+        except (SIPError, TransactionUsageError) as exc:
+            log.warning("cannot send CANCEL for branch %d: %s", branch.index, exc)
+            return
         if isinstance(made, Created):
             self._emit(made.events, now)
 
-    def cancel(self, ctx: Context) -> int:
-        """t_check_trans() for CANCEL: 200 to the CANCEL, cancel every branch; 0 (stop)."""
+    def _cancel_target(self, ctx: Context) -> ProxyTransaction | None:
+        """The INVITE transaction a CANCEL cancels (None when unknown)."""
         assert self.transactions is not None
-        inv = self.transactions.match_cancel(ctx.msg)
-        proxy = self.by_server.get(inv) if inv is not None else None
-        if proxy is None:
-            return -1
+        try:
+            inv = self.transactions.match_cancel(ctx.msg)
+        except (SIPError, TransactionUsageError):
+            return None
+        return self.by_server.get(inv) if inv is not None else None
+
+    def _e2e_cancel(self, ctx: Context, proxy: ProxyTransaction) -> int:
+        """A CANCEL for a known INVITE: 200 to it, CANCEL every pending branch (§16.10)."""
         ctx.extra["tm_invite"] = proxy
         self.notify_request(ctx, "cancel")
         now = self.clock()
@@ -504,116 +824,6 @@ class TmModule(Module):
         proxy.canceled = True
         for branch in proxy.pending():
             self._cancel_branch(branch, now)
-        return 0
-
-    # --------------------------------------------------------------- functions
-
-    @export("t_relay", ("host", K.SPVE, True), ("port", K.IGP, True), routes=RELAY_ROUTES)
-    def t_relay(self, ctx: Context, host: str | None = None, port: int | None = None) -> int:
-        """Relay statefully to $du/R-URI (or host:port) and every appended branch."""
-        return self.relay(ctx, f"sip:{host}:{int(port or 5060)}" if host else None)
-
-    @export("t_relay_to_udp", ("host", K.SPVE, True), ("port", K.IGP, True),
-            routes=RELAY_ROUTES)
-    def t_relay_to_udp(self, ctx: Context, host: str | None = None,
-                       port: int | None = None) -> int:
-        """t_relay over UDP."""
-        target = f"sip:{host}:{int(port or 5060)};transport=udp" if host else None
-        return self.relay(ctx, target)
-
-    @export("t_relay_to_tcp", ("host", K.SPVE, True), ("port", K.IGP, True),
-            routes=RELAY_ROUTES)
-    def t_relay_to_tcp(self, ctx: Context, host: str | None = None,
-                       port: int | None = None) -> int:
-        """t_relay over TCP."""
-        target = f"sip:{host}:{int(port or 5060)};transport=tcp" if host else None
-        return self.relay(ctx, target)
-
-    @export("t_newtran", routes=REQUEST_ROUTE)
-    def t_newtran(self, ctx: Context) -> int:
-        """Create the transaction for this request now (later replies are stateful)."""
-        return 1 if self._proxy(ctx) is not None else -1
-
-    @export("t_reply", ("code", K.IGP), ("reason", K.SPVE), routes=RELAY_ROUTES)
-    def t_reply(self, ctx: Context, code: int, reason: str) -> int:
-        """Reply statefully."""
-        return self.reply(ctx, int(code), str(reason))
-
-    @export("t_send_reply", ("code", K.IGP), ("reason", K.SPVE), routes=RELAY_ROUTES)
-    def t_send_reply(self, ctx: Context, code: int, reason: str) -> int:
-        """Reply statefully (creating the transaction if needed)."""
-        return self.reply(ctx, int(code), str(reason))
-
-    @export("t_check_trans", routes=REQUEST_ROUTE | FAILURE_ROUTE)
-    def t_check_trans(self, ctx: Context) -> int:
-        """CANCEL: relay it to the INVITE's branches and stop (0); else -1 (no transaction)."""
-        if ctx.msg.method == "CANCEL":
-            return self.cancel(ctx)
-        return 1 if ctx.extra.get("tm") is not None else -1
-
-    def _arm(self, ctx: Context, attr: str, name: str) -> int:
-        proxy = ctx.extra.get("tm")
-        if proxy is not None:
-            setattr(proxy, attr, name or None)
-        else:
-            ctx.extra[f"tm_{attr}"] = name or None
-        return 1
-
-    @export("t_on_failure", ("route", K.SPVE), routes=RELAY_ROUTES)
-    def t_on_failure(self, ctx: Context, route: str) -> int:
-        """Run failure_route[route] when every branch failed."""
-        return self._arm(ctx, "failure_route", route)
-
-    @export("t_on_reply", ("route", K.SPVE), routes=RELAY_ROUTES)
-    def t_on_reply(self, ctx: Context, route: str) -> int:
-        """Run onreply_route[route] for every reply of this transaction."""
-        return self._arm(ctx, "onreply_route", route)
-
-    @export("t_on_branch", ("route", K.SPVE), routes=RELAY_ROUTES)
-    def t_on_branch(self, ctx: Context, route: str) -> int:
-        """Arm branch_route[route] (recorded; branch routes run in a later version)."""
-        return self._arm(ctx, "branch_route", route)
-
-    @export("t_is_set", ("target", K.STR), returns=Returns.INT)
-    def t_is_set(self, ctx: Context, target: str) -> int:
-        """1 when failure_route / onreply_route / branch_route is armed."""
-        attr = {"failure_route": "failure_route", "onreply_route": "onreply_route",
-                "branch_route": "branch_route"}.get(str(target))
-        if attr is None:
-            return -1
-        proxy = ctx.extra.get("tm")
-        value = getattr(proxy, attr) if proxy is not None else ctx.extra.get(f"tm_{attr}")
-        return 1 if value else -1
-
-    @export("t_is_canceled", routes=FAILURE_ROUTE | REQUEST_ROUTE)
-    def t_is_canceled(self, ctx: Context) -> int:
-        """1 when the transaction was canceled."""
-        proxy = ctx.extra.get("tm")
-        return 1 if proxy is not None and proxy.canceled else -1
-
-    @export("t_check_status", ("regexp", K.SPVE))
-    def t_check_status(self, ctx: Context, regexp: str) -> int:
-        """1 when the reply status (or the failure's best status) matches ``regexp``."""
-        import re
-
-        status = ctx.msg.status or ctx.extra.get("t_reply_code")
-        return 1 if status and re.search(str(regexp), str(status)) else -1
-
-    @export("t_branch_timeout", routes=FAILURE_ROUTE)
-    def t_branch_timeout(self, ctx: Context) -> int:
-        """1 when the failing branch timed out."""
-        best = ctx.extra.get("tm_best")
-        return 1 if best is not None and best.timed_out else -1
-
-    @export("t_any_timeout", routes=FAILURE_ROUTE)
-    def t_any_timeout(self, ctx: Context) -> int:
-        """1 when any branch timed out."""
-        proxy = ctx.extra.get("tm")
-        return 1 if proxy is not None and any(b.timed_out for b in proxy.branches) else -1
-
-    @export("t_set_fr", ("fr_inv", K.IGP), ("fr", K.IGP, True))
-    def t_set_fr(self, ctx: Context, fr_inv: int, fr: int = 0) -> int:
-        """Accepted: per-transaction timers come with the next version (global ones apply)."""
         return 1
 
     def is_stateful(self, ctx: Context) -> bool:
@@ -621,6 +831,68 @@ class TmModule(Module):
         return ctx.extra.get("tm") is not None
 
 
+_LOCAL_REASONS = {408: "Request Timeout", 487: "Request Terminated", 503: "Service Unavailable"}
+
+
+def find_route(routes: Any, kind: str, name: str) -> Any:
+    """The route function a t_on_* name arms (None when the script has none)."""
+    if kind == "branch_failure_route":
+        found = routes.route(f"tm:branch-failure:{name}", "event")
+        if found is not None and routes.kind == "cfg":
+            return found
+        return routes.route(name, "branch_failure")
+    return routes.route(name, ROUTE_KINDS.get(kind, kind))
+
+
 def _dialog_key(msg: SIPMessage) -> tuple[str, int, str]:
     """(Call-ID, CSeq number, From tag): what an INVITE and the ACK of its 2xx share."""
     return (msg.call_id, msg.cseq[0], msg.from_.tag or "")
+
+
+def _redirect_contacts(ctx: Context) -> list[str]:
+    """t_reply 3xx: the destination set as Contact headers (a changed R-URI, then branches)."""
+    uris = [ctx.ruri] if ctx.new_ruri is not None and ctx.new_ruri != ctx.msg.ruri else []
+    for extra in ctx.extra.get("branches") or ():
+        if extra.get("uri"):
+            uris.append(str(extra["uri"]))
+    return [f"Contact: <{uri}>" for uri in uris]
+
+
+def _snapshot_edits(msg: SIPMessage) -> tuple[list[Any], int]:
+    """The message's pending edits (as ``temporary_edits`` saves them)."""
+    return list(msg._edits), msg._edit_seq  # noqa: SLF001 - what temporary_edits() saves
+
+
+def _restore_edits(msg: SIPMessage, saved: tuple[list[Any], int]) -> None:
+    """Put back edits saved by ``_snapshot_edits`` (later ones are lost, as t_save_lumps)."""
+    msg._edits, msg._edit_seq = list(saved[0]), saved[1]  # noqa: SLF001
+
+
+def _snapshot_extra(ctx: Context) -> dict[str, Any]:
+    """A copy of ctx.extra deep enough that a branch_route's changes can be undone."""
+    out: dict[str, Any] = {}
+    for key, value in ctx.extra.items():
+        if isinstance(value, list | dict | set):
+            out[key] = copy.copy(value)
+        elif (dataclasses.is_dataclass(value) and not isinstance(value, type)
+              and all(_plain(getattr(value, f.name)) for f in dataclasses.fields(value))):
+            out[key] = copy.deepcopy(value)  # module state such as rr's: plain values only
+        else:
+            out[key] = value
+    return out
+
+
+def _plain(value: Any, depth: int = 0) -> bool:
+    """True for str/int/float/bool/None and small containers of them (cheap to deep-copy)."""
+    if value is None or isinstance(value, str | int | float | bool | bytes):
+        return True
+    if depth < 3 and isinstance(value, list | tuple | set | frozenset):
+        return all(_plain(v, depth + 1) for v in value)
+    if depth < 3 and isinstance(value, dict):
+        return all(_plain(k, depth + 1) and _plain(v, depth + 1) for k, v in value.items())
+    return False
+
+
+def _restore_extra(ctx: Context, saved: dict[str, Any]) -> None:
+    ctx.extra.clear()
+    ctx.extra.update(saved)

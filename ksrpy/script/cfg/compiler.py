@@ -197,7 +197,9 @@ class Compiler:
         calls: dict[tuple[str, str | None], set[str]] = {}
         for key, block in self.blocks.items():
             calls[key] = set(_route_calls(block.body))
-            if key[0] != "route":
+            if key[0] == "event_route" and str(key[1]).startswith("tm:branch-failure:"):
+                self.block_types[key] = RouteType.BRANCH_FAILURE  # as Kamailio's tm
+            elif key[0] != "route":
                 self.block_types[key] = BLOCK_TYPES.get(key[0], RouteType.REQUEST)
         changed = True
         while changed:
@@ -500,12 +502,38 @@ class Compiler:
             return "None"
         if not fexp.routes & self._current_type and fexp.routes != ANY_ROUTE:
             self.error(call.pos, f"{call.name}() cannot be used in {self._current_block}")
+        self._check_route_name(call, ref.module)
         args = [self._arg(call, i, decl, node) for i, (decl, node)
                 in enumerate(zip(fexp.args, call.args, strict=False), 1)]
         method = getattr(ref.module, fexp.method)
         fn = self.const("f", method, key=("fn", ref.module.name, fexp.method))
         joined = "".join(f", {a}" for a in args)
         return f"_rt.ret(ctx, {fn}(ctx{joined}))"
+
+    def _check_route_name(self, call: ast.Call, module: Any) -> None:
+        """A module's ``route_name_args`` (t_on_failure ...): a constant name needs its block.
+
+        Values are block kinds, or "event_route:PREFIX" for event_route[PREFIX<name>].
+        """
+        kinds = getattr(module, "route_name_args", {}).get(call.name)
+        if not kinds or not call.args:
+            return
+        node = call.args[0]
+        if isinstance(node, ast.Num):
+            name = str(node.value)
+        elif isinstance(node, ast.Str) and "$" not in node.value:
+            name = node.value
+        else:
+            return
+        if not name:
+            return
+        labels = []
+        for kind in kinds:
+            block, _, prefix = kind.partition(":")
+            if (block, prefix + name) in self.blocks:
+                return
+            labels.append(f"{block}[{prefix}{name}]")
+        self.error(node.pos, f"{call.name}(\"{name}\"): no {' or '.join(labels)} block")
 
     def _builtin(self, call: ast.Call) -> str:
         if len(call.args) != 1:

@@ -39,11 +39,16 @@ class TimerConfig:
     d: float = 32.0
     invite_lifetime: float = 180.0
     non_invite_lifetime: float = 32.0
+    #: Timers B and F when set (default 64*T1): a TU that runs its own final-response
+    #: timer (Kamailio's fr_timer) may give its client transactions longer.
+    client_timeout: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("t1", "t2", "t4", "d", "invite_lifetime", "non_invite_lifetime"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"timer {name} must be > 0, got {getattr(self, name)!r}")
+        if self.client_timeout is not None and not self.client_timeout > 0:
+            raise ValueError(f"client_timeout must be > 0, got {self.client_timeout!r}")
         if self.t2 < self.t1:
             raise ValueError(f"T2 ({self.t2}) must not be smaller than T1 ({self.t1})")
 
@@ -60,7 +65,9 @@ class TimerConfig:
         """
         if name in ("A", "E", "G"):  # §17.1.1.2, §17.1.2.2, §17.2.1: T1, unreliable only
             return None if reliable else self.t1
-        if name in ("B", "F", "H", "L", "M"):
+        if name in ("B", "F"):
+            return self.timeout if self.client_timeout is None else self.client_timeout
+        if name in ("H", "L", "M"):
             return self.timeout
         if name == "D":  # §17.1.1.2: > 32 s for unreliable, zero for reliable
             return 0.0 if reliable else self.d
