@@ -7,6 +7,7 @@ test says so (``Bench.advance``), which also fires tm's timers.
 
 from __future__ import annotations
 
+import logging
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,7 +111,7 @@ def bench(tmp_path: Path, script: str, *, kind: str = "cfg", tm_params: str = ""
         path = tmp_path / "tm.cfg"
         head = ('loadmodule "sl.so"\nloadmodule "tm.so"\nloadmodule "tmx.so"\n'
                 'loadmodule "textops.so"\nloadmodule "xlog.so"\nloadmodule "rr.so"\n'
-                'loadmodule "siputils.so"\n' + tm_params)
+                'loadmodule "siputils.so"\nloadmodule "corex.so"\n' + tm_params)
         path.write_text(head + textwrap.dedent(script))
     else:
         path = tmp_path / "tm_script.py"
@@ -124,13 +125,31 @@ def bench(tmp_path: Path, script: str, *, kind: str = "cfg", tm_params: str = ""
     assert isinstance(tm, TmModule)
     b = Bench(engine, tm, transport)
     tm.clock = b.clock
+    _HANDLER.out = b.logs  # the newest bench collects warnings and errors (xlog L_ERR)
     return b
 
 
-def invite(ruri: str = "sip:bob@127.0.0.1:5080", *, branch: str = "z9hG4bKa1",
+class _ListHandler(logging.Handler):
+    """Collects log lines (xlog output, tm errors) into a list."""
+
+    def __init__(self, out: list[str]) -> None:
+        super().__init__(logging.DEBUG)
+        self.out = out
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.out.append(record.getMessage())
+
+
+_HANDLER = _ListHandler([])
+logging.getLogger("ksrpy").addHandler(_HANDLER)
+
+
+def invite(ruri: str = "sip:bob@127.0.0.1:5080", *, branch: str | None = None,
            call_id: str = "c1", cseq: int = 1, method: str = "INVITE", to_tag: str = "",
            extra: str = "", via: str = "SIP/2.0/UDP 10.9.9.9:40000") -> str:
-    """A request as a UAC would send it."""
+    """A request as a UAC would send it (branch "" for an RFC 2543 request without one)."""
+    if branch is None:  # one per call and CSeq: a CANCEL shares its INVITE's
+        branch = f"z9hG4bK-{call_id}-{cseq}"
     to = "<sip:bob@example.com>" + (f";tag={to_tag}" if to_tag else "")
     branch_param = f";branch={branch}" if branch else ""
     return (f"{method} {ruri} SIP/2.0\r\nVia: {via}{branch_param}\r\n"
