@@ -38,6 +38,13 @@ ListenOpt = Annotated[
 DefineOpt = Annotated[
     list[str] | None, typer.Option("-A", "--define", help="Define NAME[=VALUE] for the script."),
 ]
+DataDirOpt = Annotated[
+    str | None,
+    typer.Option("--data-dir", metavar="DIR",
+                 help="Data directory (SQLite file of subscribers, registrations, bans). "
+                      "Default: $KSRPY_DATA_DIR, else /var/lib/ksrpy when writable, else "
+                      "$XDG_DATA_HOME/ksrpy or ~/.local/share/ksrpy. Created mode 0700."),
+]
 CtlOpt = Annotated[
     str | None,
     typer.Option("--ctl", metavar="PATH",
@@ -63,6 +70,7 @@ def run(
              "/tmp/ksrpy-UID/ksrpy_ctl.")] = None,
     watch: Annotated[bool, typer.Option(
         "--watch", help="Reload the script when one of its files changes.")] = False,
+    data_dir: DataDirOpt = None,
 ) -> None:
     """Run the proxy (default: shipped routes on 127.0.0.1:5060, UDP and TCP)."""
     from .core.server import RunOptions
@@ -72,7 +80,7 @@ def run(
     script = file or str(default_script())
     options = RunOptions(script=script, listen=list(listen or []),
                          defines=_defines(list(define or [])), debug=debug,
-                         ready_file=ready_file, ctl=ctl, watch=watch)
+                         ready_file=ready_file, ctl=ctl, watch=watch, data_dir=data_dir)
     raise typer.Exit(run_server(options))
 
 
@@ -84,16 +92,19 @@ def check(
         "--syntax", help="Check the language only (no module or function lookups).")] = False,
     show_python: Annotated[bool, typer.Option(
         "--show-python", help="Print the Python generated from a cfg script.")] = False,
+    data_dir: DataDirOpt = None,
 ) -> None:
     """Load a script and report every error found, without opening a socket."""
     from .core.config import CoreConfig
+    from .core.datadir import script_defines
     from .core.engine import Engine
     from .paths import default_script
     from .script.errors import ScriptLoadError
     from .script.loader import check_script, load_script, script_kind
 
     script = file or str(default_script())
-    engine = Engine(CoreConfig(defines=_defines(list(define or []))))
+    defines, _ = script_defines(script, data_dir, _defines(list(define or [])), create=False)
+    engine = Engine(CoreConfig(defines=defines))
     if show_python:
         if script_kind(script) != "cfg":
             raise typer.BadParameter("--show-python applies to cfg scripts")
@@ -148,6 +159,121 @@ def rpc(
                 typer.echo(json.dumps(exc.data, indent=2), err=True)
         raise typer.Exit(1) from None
     typer.echo(json.dumps(result, indent=2, ensure_ascii=False))
+
+
+user_app = typer.Typer(no_args_is_help=True,
+                       help="Subscribers of the default routes (the data directory's SQLite "
+                            "subscriber table, HA1 only). A running ksrpy sees changes at once.")
+app.add_typer(user_app, name="user")
+address_app = typer.Typer(no_args_is_help=True,
+                          help="Trusted sources (permissions address table, group 1 by default): "
+                               "they may call without authenticating. A running ksrpy sees "
+                               "changes after 'ksrpy rpc permissions.addressReload'.")
+app.add_typer(address_app, name="address")
+
+
+def _account_db(data_dir: str | None):  # noqa: ANN202 - a Path
+    """The data directory's SQLite file, created (with its tables) when missing."""
+    from .core.datadir import DataDirError, db_path, prepare, resolve_data_dir
+
+    try:
+        return db_path(prepare(resolve_data_dir(data_dir)))
+    except DataDirError as exc:
+        typer.echo(f"ksrpy: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _account_call(fn, *args):  # noqa: ANN001, ANN202 - any accounts function
+    """Run an accounts function; its errors become one line on stderr and exit 1."""
+    import sqlite3
+
+    from .core.accounts import AccountError
+
+    try:
+        return fn(*args)
+    except (AccountError, sqlite3.Error) as exc:
+        typer.echo(f"ksrpy: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+@user_app.command("add")
+def user_add(
+    aor: Annotated[str, typer.Argument(metavar="USER@DOMAIN",
+                                       help="The subscriber; DOMAIN is also the digest realm.")],
+    password: Annotated[str | None, typer.Argument(
+        help="Password; asked for (not echoed) when left out, which keeps it out of the "
+             "process list and shell history.")] = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Add a subscriber, or change its password (only HA1 hashes are stored)."""
+    from .core.accounts import add_user
+
+    if password is None:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    db = _account_db(data_dir)
+    name, existed = _account_call(add_user, db, aor, password)
+    typer.echo(f"{name}: password changed" if existed else f"{name}: added")
+
+
+@user_app.command("rm")
+def user_rm(
+    aor: Annotated[str, typer.Argument(metavar="USER@DOMAIN")],
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Remove a subscriber."""
+    from .core.accounts import remove_user
+
+    typer.echo(f"{_account_call(remove_user, _account_db(data_dir), aor)}: removed")
+
+
+@user_app.command("list")
+def user_list(data_dir: DataDirOpt = None) -> None:
+    """List the subscribers (user@domain, no secrets)."""
+    from .core.accounts import list_users
+
+    for name in _account_call(list_users, _account_db(data_dir)):
+        typer.echo(name)
+
+
+GroupOpt = Annotated[int, typer.Option("--group", help="Address group (the default routes "
+                                                       "trust group 1).")]
+
+
+@address_app.command("add")
+def address_add(
+    network: Annotated[str, typer.Argument(metavar="IP[/LEN]")],
+    group: GroupOpt = 1,
+    port: Annotated[int, typer.Option("--port", help="Source port (0: any).")] = 0,
+    tag: Annotated[str | None, typer.Option("--tag", help="Free text tag.")] = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Trust a source address or network (no authentication for its calls)."""
+    from .core.accounts import add_address
+
+    net = _account_call(add_address, _account_db(data_dir), network, group, port, tag)
+    typer.echo(f"{net}: added to group {group}")
+
+
+@address_app.command("rm")
+def address_rm(
+    network: Annotated[str, typer.Argument(metavar="IP[/LEN]")],
+    group: GroupOpt = 1,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Remove a trusted source address or network."""
+    from .core.accounts import remove_address
+
+    net = _account_call(remove_address, _account_db(data_dir), network, group)
+    typer.echo(f"{net}: removed from group {group}")
+
+
+@address_app.command("list")
+def address_list(data_dir: DataDirOpt = None) -> None:
+    """List the address table: group, network, port, tag."""
+    from .core.accounts import list_addresses
+
+    for grp, net, port, tag in _account_call(list_addresses, _account_db(data_dir)):
+        typer.echo(f"{grp}\t{net}\t{port}\t{tag}".rstrip())
 
 
 port_app = typer.Typer(no_args_is_help=True,

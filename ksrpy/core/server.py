@@ -7,7 +7,7 @@ import logging
 import os
 import signal
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..script.errors import ScriptLoadError
 from ..script.loader import load_script
@@ -16,6 +16,7 @@ from ..transport.address import ListenSpec, parse_listen
 from ..transport.errors import TransportError
 from ..transport.manager import TransportManager
 from .config import CoreConfig
+from .datadir import DataDirError, script_defines
 from .engine import Engine, ModuleInitError
 from .reload import Reloader, ScriptWatcher, cancel, register_routes_commands
 from .rpc import RpcRegistry, RpcServer, RpcSocketError, register_core, resolve_ctl_path
@@ -40,6 +41,7 @@ class RunOptions:
     ready_file: str | None = None
     ctl: str | None = None  # control socket path; None: the default; "none": no socket
     watch: bool = False  # reload when a script file changes
+    data_dir: str | None = None  # --data-dir; None: $KSRPY_DATA_DIR or the default
 
 
 def setup_logging(debug: int) -> None:
@@ -172,6 +174,15 @@ def run(options: RunOptions) -> int:
     except RpcSocketError as exc:
         log.error("%s", exc)
         return 1
+    try:
+        defines, data_dir = script_defines(options.script, options.data_dir, options.defines,
+                                           create=True)
+    except DataDirError as exc:
+        log.error("%s (choose another with --data-dir DIR)", exc)
+        return 1
+    if data_dir is not None:
+        log.info("data directory %s", data_dir)
+    options = replace(options, defines=defines)
     try:
         engine, listens = build_engine(options)
     except ScriptLoadError as exc:

@@ -238,9 +238,30 @@ def load_python_script(path: str, engine: Engine) -> Routes:
         raise ScriptLoadError([_syntax_issue(path, exc)]) from None
     except Exception as exc:  # noqa: BLE001 - report any failure of the script's top level
         raise ScriptLoadError([_runtime_issue(path, exc, "running the script failed")]) from None
+    _apply_modparams(path, module, engine)
     if callable(module.__dict__.get("mod_init")):
         return _object_form(path, module)
     return _plain_form(path, module)
+
+
+def _apply_modparams(path: str, module: types.ModuleType, engine: Engine) -> None:
+    """ksrpy extension: ``ksr_modparams(defines)`` returns a script's module parameters.
+
+    It gets the -A defines (name -> value, as given) and returns
+    ``{module: {param: value}}``, a list value meaning the modparam repeated;
+    the parameters are set before the modules start, as cfg modparams are.
+    """
+    hook = module.__dict__.get("ksr_modparams")
+    if not callable(hook):
+        return
+    try:
+        wanted = hook(dict(engine.config.defines))
+        for name, params in (wanted or {}).items():
+            for key, value in params.items():
+                for item in value if isinstance(value, list) else [value]:
+                    engine.load_module(name, {key: item})
+    except Exception as exc:  # noqa: BLE001 - a bad parameter is a load error with a line
+        raise ScriptLoadError([_runtime_issue(path, exc, "ksr_modparams() failed")]) from None
 
 
 def _runtime_issue(path: str, exc: BaseException, what: str) -> ScriptIssue:
