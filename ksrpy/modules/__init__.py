@@ -35,6 +35,8 @@ AVAILABLE: dict[str, str] = {
     "rtpproxy": "ksrpy.modules.rtpproxy:RtpproxyModule",
     "rtpengine": "ksrpy.modules.rtpengine:RtpengineModule",
     "rr": "ksrpy.modules.rr:RrModule",
+    "acc": "ksrpy.modules.acc:AccModule",
+    "textopsx": "ksrpy.modules.textopsx:TextopsxModule",
 }
 
 
