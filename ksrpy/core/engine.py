@@ -163,6 +163,10 @@ class Engine:
         if routes is None or routes.request is None:
             return
         self.run_route(routes.request, ctx, routes)
+        refused = ctx.extra.get("tm_refused")
+        if refused and not ctx.replied and msg.method != "ACK":
+            # tm had no room for the transaction and the script did not answer: 503.
+            self.send_reply(ctx, refused, "Service Unavailable")
 
     def _on_reply(self, ctx: Context) -> None:
         routes = self.routes

@@ -350,10 +350,11 @@ class TmModule(TmFunctions, Module):
         if not isinstance(made, Created):
             self.engine.stats["tm_refused"] += 1
             self.engine.badlog.warning(
-                "tm-full", "cannot create a transaction for %s from %s:%d: %s; answered %d",
+                "tm-full", "cannot create a transaction for %s from %s:%d: %s; answering %d",
                 msg.method, rcv.src_ip, rcv.src_port, made.reason, made.status)
-            self.engine.send_reply(ctx, made.status, "Service Unavailable")
+            # sl_reply_error() sends it; else the engine does when the script ends unanswered.
             ctx.extra["last_error"] = (made.status, "Service Unavailable")
+            ctx.extra["tm_refused"] = made.status
             return None
         lifetime = self.settings["max_inv_lifetime" if msg.method == "INVITE"
                                  else "max_noninv_lifetime"] / 1000
@@ -439,10 +440,16 @@ class TmModule(TmFunctions, Module):
             targets.append((extra.get("uri") or ctx.ruri,
                             extra.get("dst_uri") or extra.get("uri") or ctx.ruri))
         created = 0
+        ctx.extra.pop("tm_branch_error", None)
         for ruri, dst in targets:
             created += self._add_branch(proxy, ruri, dst)
         if not created:
-            ctx.extra["last_error"] = (500, "Unable to forward")
+            code, reason = ctx.extra.pop("tm_branch_error", None) or (500, "Unable to forward")
+            ctx.extra["last_error"] = (code, reason)
+            if not proxy.branches and not proxy.in_failure:
+                # Kamailio's kill_transaction: the transaction answers the error itself
+                # (else retransmissions would only ever see the 100 Trying).
+                self._reply(proxy, code, reason, self.clock())
             return -1
         ctx.forwarded = True
         return 1
@@ -499,6 +506,7 @@ class TmModule(TmFunctions, Module):
         if not isinstance(made, Created):
             self.engine.badlog.warning("tm-full", "cannot create a branch to %s: %s",
                                        target, made.reason)
+            ctx.extra["tm_branch_error"] = (made.status, "Service Unavailable")
             return False
         branch = Branch(index, ruri, target, made.transaction,  # type: ignore[arg-type]
                         leg=proxy.leg, started=now, deadline=now + self.fr_timer(proxy))
