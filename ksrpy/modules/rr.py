@@ -11,13 +11,12 @@ Double record-routing needs the socket the request leaves from, which is only
 known when it is sent. ``record_route`` guesses it from the current target
 ($du, else the R-URI) with ``Engine.local_socket`` and writes the headers at
 once, and it also appends a hook to ``ctx.extra["on_send"]``: a list of
-callables ``hook(ctx, local: ListenSpec) -> list[str]``. A sender that calls
-every hook right before serialising (inside ``msg.temporary_edits()``) and adds
-the returned header lines at the top gets the headers right for the real
-socket; the rr hook rewrites its own Record-Route edit and returns no lines.
-Until the engine calls these hooks, a script that changes $du (or the R-URI's
-transport) *after* record_route() gets the Record-Route set for the target
-known at record_route() time.
+callables ``hook(ctx, local: ListenSpec) -> list[str]``. The senders (tm's
+branches and the stateless ``forward``) call every hook right before
+serialising, inside ``msg.temporary_edits()`` (``core.forward.run_send_hooks``),
+and add the returned header lines at the top, so the headers fit the socket
+really used even when $du or the R-URI changes after record_route(); the rr
+hook rewrites its own Record-Route edit and returns no lines.
 """
 
 from __future__ import annotations

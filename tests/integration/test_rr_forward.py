@@ -160,3 +160,62 @@ def test_udp_to_tcp_double_record_route(proxy: KsrpyProcess) -> None:
             bye = SIPMessage.parse(_recv_tcp(conn))
             assert bye.method == "BYE" and bye.get_headers("Route") == []
             assert bye.via1.transport == "TCP"
+
+
+LATE_CFG = """\
+loadmodule "sl.so"
+loadmodule "tm.so"
+loadmodule "siputils.so"
+loadmodule "rr.so"
+loadmodule "textops.so"
+
+request_route {
+    if (is_method("ACK")) { exit; }
+    record_route();
+    # The next hop is known only after record_route(): rr's on_send hook must fit it.
+    $du = $hdr(X-Next);
+    if ($hdr(X-Mode) == "stateless") { forward(); exit; }
+    if ($hdr(X-Mode) == "branch") { t_on_branch("B"); }
+    t_relay();
+}
+branch_route[B] {
+    append_hf("X-Branch: $T_branch_idx\\r\\n");
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def late_proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KsrpyProcess]:
+    path = tmp_path_factory.mktemp("rr-late") / "late.cfg"
+    path.write_text(textwrap.dedent(LATE_CFG))
+    with KsrpyProcess(script=str(path)) as proc:
+        yield proc
+
+
+@pytest.mark.parametrize("mode", ["stateful", "stateless", "branch"])
+def test_record_route_fits_the_socket_chosen_after_it(late_proxy: KsrpyProcess,
+                                                      mode: str) -> None:
+    """UDP in, TCP out decided after record_route(): double Record-Route with the TCP socket."""
+    host, port = late_proxy.udp
+    tcp_host, tcp_port_proxy = late_proxy.tcp
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener, _udp() as uac:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(5)
+        listener.settimeout(5)
+        tcp_port = listener.getsockname()[1]
+        uac_port = uac.getsockname()[1]
+        raw = _request("INVITE", "sip:bob@127.0.0.1:9", uac_port, call_id=f"late-{mode}",
+                       cseq=1).replace(
+            b"Content-Length: 0", f"X-Mode: {mode}\r\nX-Next: sip:127.0.0.1:{tcp_port};"
+                                  f"transport=tcp\r\nContent-Length: 0".encode())
+        uac.sendto(raw, late_proxy.udp)
+        conn, _ = listener.accept()
+        with conn:
+            conn.settimeout(5)
+            invite = SIPMessage.parse(_recv_tcp(conn))
+    assert invite.get_headers("Record-Route") == [
+        f"<sip:{tcp_host}:{tcp_port_proxy};transport=tcp;r2=on;lr;ftag=f1>",
+        f"<sip:{host}:{port};r2=on;lr;ftag=f1>",
+    ]
+    assert invite.via1.transport == "TCP"
+    assert invite.get_header("X-Branch") == ("0" if mode == "branch" else None)
