@@ -22,6 +22,8 @@ from tests.helpers.sipp import SCENARIOS, SIPP, _final_counts, free_port
 #: Kamailio's SQLite schema scripts (Debian package kamailio-sqlite-modules).
 SCHEMA_DIR = Path("/usr/share/kamailio/db_sqlite")
 SCHEMAS = ("standard", "auth_db", "usrloc", "acc", "permissions")
+#: The columns kamailio.cfg's WITH_ACCDB comment says to add to acc and missed_calls.
+ACC_EXTRA = ("src_user", "src_domain", "src_ip", "dst_ouser", "dst_user", "dst_domain")
 
 
 def kamailio_db(path: Path, users: dict[str, str], domain: str = "127.0.0.1",
@@ -29,12 +31,17 @@ def kamailio_db(path: Path, users: dict[str, str], domain: str = "127.0.0.1",
     """Create ``path`` with Kamailio's own tables; returns its db_url (sqlite://PATH).
 
     ``users`` go into ``subscriber`` with plain-text passwords (the cfgs set
-    calculate_ha1); ``trusted`` IPs into ``address`` group 1 (allow_source_address).
+    calculate_ha1); ``trusted`` IPs into ``address`` group 1 (allow_source_address);
+    acc and missed_calls get the extra columns the cfgs' WITH_ACCDB notes ask for.
     """
     conn = sqlite3.connect(path)
     try:
         for name in SCHEMAS:
             conn.executescript((SCHEMA_DIR / f"{name}-create.sql").read_text())
+        for table in ("acc", "missed_calls"):
+            for column in ACC_EXTRA:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} VARCHAR(128) "
+                             "NOT NULL DEFAULT ''")
         conn.executemany("INSERT INTO subscriber (username, domain, password) VALUES (?, ?, ?)",
                          [(user, domain, password) for user, password in users.items()])
         conn.executemany("INSERT INTO address (grp, ip_addr, mask, port) VALUES (1, ?, 32, 0)",

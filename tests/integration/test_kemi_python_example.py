@@ -11,6 +11,7 @@ the only edit is the path of the Python script in its app_python3 ``load``.
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -116,6 +117,11 @@ def test_registered_callee_gets_full_calls(tmp_path: Path, proto: str) -> None:
     assert (answered.successful, answered.failed) == (3, 0), answered.summary
     assert answered.trace.count("Record-Route: <sip:127.0.0.1:") >= 3
     assert f"ACK sip:127.0.0.1:{callee.port};transport={proto.upper()}" in answered.trace
+    # WITH_ACCDB: FLT_ACC on the INVITE and on the BYE, one acc row per answered transaction.
+    with sqlite3.connect(tmp_path / "kamailio.db") as db:
+        rows = db.execute("SELECT method, sip_code, src_user, dst_ouser FROM acc").fetchall()
+    assert sorted(rows) == [("BYE", "200", "carol", "alice")] * 3 + \
+        [("INVITE", "200", "carol", "alice")] * 3
 
 
 def test_wrong_password_is_challenged_again(kemi_udp: KsrpyProcess) -> None:

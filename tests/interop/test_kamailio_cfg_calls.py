@@ -15,6 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from ksrpy.core.config import CoreConfig
+from ksrpy.core.engine import Engine
+from ksrpy.script.loader import check_script
 from tests.helpers.proc import KsrpyProcess
 from tests.helpers.sipcalls import call, kamailio_db, probe, register, sipp, uas
 
@@ -43,6 +46,26 @@ def _auth_defines(tmp_path: Path, *extra: str) -> tuple[str, ...]:
 
 def _uri(user: str, where: tuple[str, int]) -> str:
     return f"sip:{user}@{where[0]}:{where[1]}"
+
+
+#: Feature defines of kamailio.cfg that ksrpy runs (others need modules it lacks).
+SUPPORTED = [
+    (),
+    ("WITH_AUTH", "WITH_IPAUTH", "WITH_USRLOCDB", "WITH_NAT", "WITH_NATSIPPING",
+     "WITH_ANTIFLOOD", "WITH_ACCDB", "WITH_BLOCK3XX", "WITH_BLOCK401407"),
+    ("WITH_AUTH", "WITH_NAT", "WITH_RTPENGINE"),
+]
+
+
+@pytest.mark.parametrize("defines", SUPPORTED, ids=lambda d: "+".join(d) or "default")
+def test_cfg_loads_cleanly_with_supported_defines(defines: tuple[str, ...]) -> None:
+    if not CFG.exists():
+        pytest.fail(f"{CFG} is missing: apt-get install kamailio")
+    values = dict.fromkeys(defines, "1")
+    if "WITH_AUTH" in defines:
+        values["DBURL"] = '"sqlite:///var/lib/ksrpy/kamailio.db"'
+    issues = check_script(str(CFG), Engine(CoreConfig(defines=values)))
+    assert [str(i) for i in issues] == []
 
 
 @pytest.mark.parametrize("proto", ["udp", "tcp"])
