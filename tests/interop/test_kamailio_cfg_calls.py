@@ -178,3 +178,31 @@ def test_antiflood_bans_a_flooding_source(tmp_path: Path) -> None:
         local = probe(target, "REGISTER", _uri("alice", target), _uri("alice", target))
         assert local is not None and local.startswith(b"SIP/2.0 401 "), local
         assert "pike blocking REGISTER" in proxy.log()
+
+
+def test_local_cfg_adds_a_ban_on_repeated_auth_failures(tmp_path: Path) -> None:
+    """kamailio-local.cfg (import_file beside the cfg) loads ksrpy's ban module.
+
+    kamailio.cfg itself has no ban on failed authentication; with ban's
+    auth_fail_max the third wrong password from a source puts it in ipban,
+    which the cfg's REQINIT (WITH_ANTIFLOOD) then drops without an answer.
+    """
+    if not CFG.exists():
+        pytest.fail(f"{CFG} is missing: apt-get install kamailio")
+    cfg = tmp_path / "kamailio.cfg"
+    cfg.write_text(CFG.read_text())
+    (tmp_path / "kamailio-local.cfg").write_text(
+        '#!define WITH_ANTIFLOOD\nloadmodule "ban.so"\nmodparam("ban", "auth_fail_max", 3)\n')
+    url = kamailio_db(tmp_path / "kamailio.db", USERS)
+    args = ("-A", "WITH_AUTH", "-A", f'DBURL="{url}"')
+    with KsrpyProcess(str(cfg), listen=("udp:127.0.0.1:0",), extra_args=args) as proxy:
+        target = proxy.udp
+        failures = sipp("register_contact.xml", target, calls=3, rate=2, local_ip="127.0.0.2",
+                        timeout=10, args=("-s", "alice", "-au", "alice", "-ap", "wrong",
+                                          "-key", "contact_port", "9"))
+        assert failures.successful == 0, failures.summary
+        banned = probe(target, "REGISTER", _uri("alice", target), _uri("alice", target),
+                       src_ip="127.0.0.2")
+        log = proxy.log()
+    assert banned is None, banned
+    assert "BAN ip=127.0.0.2" in log and "pike blocking" not in log, log[-2000:]
