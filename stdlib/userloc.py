@@ -19,7 +19,7 @@ def location(relay):
     """The registered contacts become the targets and ``relay()`` runs; none: 404."""
     rc = KSR.registrar.lookup("location")
     if rc < 0:
-        KSR.tm.t_newtran()
+        # stateless answers: a retransmitted request gets the same reply again
         if rc in (-1, -3):
             KSR.sl.send_reply(404, "Not Found")
             KSR.x.exit()

@@ -42,6 +42,10 @@ class KsrpyProcess:
             cmd += ["-l", item]
         cmd += ["--ctl", self.ctl, *self.extra_args]
         env = {**os.environ, "PYTHONPATH": str(REPO), **self.env}
+        if self.script is None and "KSRPY_DATA_DIR" not in self.env:
+            # The default routes keep subscribers, registrations and bans in a data
+            # directory: a fresh one per process, never the machine's /var/lib/ksrpy.
+            env["KSRPY_DATA_DIR"] = os.path.join(tmp, "data")
         with open(self.stderr_path, "wb") as err:
             self.proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=err, stderr=err,
                                          stdin=subprocess.DEVNULL)

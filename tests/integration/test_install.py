@@ -21,7 +21,16 @@ def test_pip_install_ships_packages_routes_stdlib_and_grammars(tmp_path: Path) -
     root = target / "ksrpy"
     for name in find_packages(str(REPO / "ksrpy")):
         assert (root / name.replace(".", "/") / "__init__.py").exists(), name
-    for shipped in ("routes/default.cfg", "routes/default.py", "stdlib/reqinit.cfg",
-                    "stdlib/reqinit.py", "script/cfg/grammar.lark", "script/lua/lua.lark"):
+    stdlib = [f"stdlib/{name}.{ext}" for name in ("reqinit", "natdetect", "withindlg",
+                                                   "userauth", "userloc") for ext in ("cfg", "py")]
+    for shipped in ("routes/default.cfg", "routes/default.py", *stdlib,
+                    "script/cfg/grammar.lark", "script/lua/lua.lark"):
         assert (root / shipped).exists(), shipped
     assert list((root / "sip" / "_native").glob("_scan*.so")), "the C scanner was not built"
+    # The installed copy checks its own default routes (cfg and Python) from anywhere.
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(target), "HOME": str(tmp_path)}
+    for extra in ([], ["-f", str(root / "routes" / "default.py")]):
+        check = subprocess.run([sys.executable, "-m", "ksrpy", "check", *extra], cwd=tmp_path,
+                               env=env, capture_output=True, text=True, timeout=120)
+        assert check.returncode == 0, check.stderr[-2000:]
+        assert str(root / "routes") in check.stdout
