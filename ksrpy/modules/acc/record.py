@@ -71,7 +71,7 @@ def extra_values(extras: tuple[Extra, ...], ctx: Context) -> list[tuple[str, str
     for extra in extras:
         try:
             value: Any = extra.pv.get(ctx)
-        except (SIPError, PVError, ValueError, LookupError):
+        except Exception:  # noqa: BLE001 - a broken value must not cost the record
             value = None
         out.append((extra.name, None if value is None else str(value)))
     return out
