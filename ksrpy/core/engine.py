@@ -153,11 +153,13 @@ class Engine:
 
     def _on_request(self, ctx: Context) -> None:
         msg = ctx.msg
+        # tm first: the ACK of a stateful local reply (its To tag looks like sl's) must
+        # reach its transaction, or the reply is retransmitted until timer H.
+        if self.tm is not None and self.tm.absorb(ctx):
+            return
         if msg.method == "ACK" and self._is_sl_ack(msg):
             # The ACK of a stateless negative reply ends here (Kamailio sl "filtered ACK").
             self.stats["sl_filtered_acks"] += 1
-            return
-        if self.tm is not None and self.tm.absorb(ctx):
             return
         routes = self.routes
         if routes is None or routes.request is None:

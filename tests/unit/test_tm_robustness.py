@@ -172,13 +172,15 @@ def test_full_table_answers_503_logs_and_recovers(tmp_path: Path) -> None:
 
 
 def test_full_table_503_when_the_script_does_not_answer(tmp_path: Path) -> None:
-    b = bench(tmp_path, "request_route { t_relay(); exit; }",
+    b = bench(tmp_path, 'request_route { if (is_method("MESSAGE")) { t_newtran(); } '
+                        't_relay(); exit; }',
               tm_params='modparam("tm", "max_transactions", 1)\n')
-    out = b.request(invite(method="MESSAGE"))
-    assert _up(out) == [503]  # the server transaction fitted, its branch did not
-    assert b.live == (1, 1, 0)
+    out = b.request(invite(method="OPTIONS"))
+    assert _up(out) == [503]  # t_relay wants room for a server and a branch: the engine answers
+    assert b.live == (0, 0, 0)
     out = b.request(invite(method="MESSAGE", call_id="m2"))
-    assert _up(out) == [503]  # no room for the server transaction: the engine answers
+    assert _up(out) == [503]  # the server transaction fitted, its branch did not: it answers
+    assert b.live == (1, 1, 0)
     _empty(b)
 
 
@@ -186,3 +188,17 @@ def _parse(raw: str):  # noqa: ANN202 - a SIPMessage
     from ksrpy.sip.message import SIPMessage
 
     return SIPMessage.parse(raw.encode())
+
+
+def test_ack_of_a_local_408_reaches_its_transaction(tmp_path: Path) -> None:
+    b = bench(tmp_path, SCRIPT)
+    _fwd(b.request(invite()))
+    out = b.advance(30.1, step=0.25)
+    final = [s.msg for s in out if s.dest == UAC and s.msg.status == 408]
+    assert final
+    tag = final[0].to.tag or ""
+    assert b.request(invite(method="ACK", to_tag=tag)) == []
+    assert b.engine.stats["sl_filtered_acks"] == 0  # tm's, not sl's
+    out = b.advance(5.5, step=0.25)  # timer I (T4) ends it; no more 408 retransmissions
+    assert not [s for s in out if s.dest == UAC] and not b.tm.by_server
+    _empty(b)

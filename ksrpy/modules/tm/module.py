@@ -319,13 +319,23 @@ class TmModule(TmFunctions, Module):
 
     # ------------------------------------------------------------ transactions
 
-    def _proxy(self, ctx: Context, create: bool = True) -> ProxyTransaction | None:
+    def _proxy(self, ctx: Context, create: bool = True,
+               room: int = 1) -> ProxyTransaction | None:
+        """The request's transaction, created when needed with ``room`` free table slots.
+
+        t_relay asks for two (the server and its first branch): a server that could
+        not get a branch would hold a slot for nothing until its timers end.
+        """
         proxy: ProxyTransaction | None = ctx.extra.get("tm")
         if proxy is not None or not create:
             return proxy
         assert self.transactions is not None
         if ctx.msg.method == "ACK":
             return None
+        table = self.transactions
+        if len(table) + room > table.max_transactions:
+            return self._refuse(ctx, f"transaction table full ({table.max_transactions} "
+                                     "transactions)", 503)
         self._ensure_timer()
         msg, rcv = ctx.msg, ctx.rcv
         from ...core.engine import reply_destination
@@ -348,14 +358,7 @@ class TmModule(TmFunctions, Module):
                         rcv.src_ip, rcv.src_port, exc)
             return None
         if not isinstance(made, Created):
-            self.engine.stats["tm_refused"] += 1
-            self.engine.badlog.warning(
-                "tm-full", "cannot create a transaction for %s from %s:%d: %s; answering %d",
-                msg.method, rcv.src_ip, rcv.src_port, made.reason, made.status)
-            # sl_reply_error() sends it; else the engine does when the script ends unanswered.
-            ctx.extra["last_error"] = (made.status, "Service Unavailable")
-            ctx.extra["tm_refused"] = made.status
-            return None
+            return self._refuse(ctx, made.reason, made.status)
         lifetime = self.settings["max_inv_lifetime" if msg.method == "INVITE"
                                  else "max_noninv_lifetime"] / 1000
         proxy = ProxyTransaction(made.transaction, ctx, created=now,  # type: ignore[arg-type]
@@ -371,6 +374,17 @@ class TmModule(TmFunctions, Module):
         self.by_server[made.transaction] = proxy
         self._emit(made.events, now)
         return proxy
+
+    def _refuse(self, ctx: Context, reason: str, status: int) -> None:
+        """No room for a transaction: log (rate-limited) and make sure a 503 goes back."""
+        rcv = ctx.rcv
+        self.engine.stats["tm_refused"] += 1
+        self.engine.badlog.warning(
+            "tm-full", "cannot create a transaction for %s from %s:%d: %s; answering %d",
+            ctx.msg.method, rcv.src_ip, rcv.src_port, reason, status)
+        # sl_reply_error() sends it; else the engine does when the script ends unanswered.
+        ctx.extra["last_error"] = (status, "Service Unavailable")
+        ctx.extra["tm_refused"] = status
 
     def fr_timer(self, proxy: ProxyTransaction) -> float:
         """This transaction's fr_timer in seconds."""
@@ -424,7 +438,7 @@ class TmModule(TmFunctions, Module):
             found = self._cancel_target(ctx)
             if found is not None:
                 return self._e2e_cancel(ctx, found)
-        proxy = self._proxy(ctx)
+        proxy = self._proxy(ctx, room=2)
         if proxy is None:
             return -1
         if proxy.final_sent:
