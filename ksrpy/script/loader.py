@@ -52,8 +52,11 @@ def check_script(path: str, engine: Engine, *, syntax_only: bool = False) -> lis
         from .cfg.loader import check_cfg_syntax
 
         return check_cfg_syntax(path, engine.config.defines)
+    from .cfg.loader import compile_cfg
+
     try:
-        load_script(path, engine)
+        # A Python KSR script named by the cfg (cfgengine "python") is read, not run.
+        compile_cfg(path, engine, check_only=True)
     except ScriptLoadError as exc:
         return exc.issues
     return []

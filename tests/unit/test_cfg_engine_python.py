@@ -153,3 +153,18 @@ def test_other_engines_are_load_errors(tmp_path: Path, engine: str, hint: str) -
     assert f'cfgengine "{engine}" is not supported' in messages[0] and hint in messages[0]
     syntax = check_script(str(tmp_path / "kamailio.cfg"), Engine(), syntax_only=True)
     assert [i.message for i in syntax] == messages
+
+
+def test_check_reads_the_script_without_running_it(tmp_path: Path) -> None:
+    """ksrpy check: the script is read statically (as for a .py); running it happens at load."""
+    marker = tmp_path / "ran"
+    body = f"    open({str(marker)!r}, 'w').close()\n    raise RuntimeError('boom')"
+    script = SCRIPT.replace("    return Handler()", body)
+    path = _write(tmp_path, script=script)
+    assert _issues(path) == []
+    assert not marker.exists()
+    with pytest.raises(ScriptLoadError, match="mod_init\\(\\) failed: RuntimeError: boom"):
+        load_script(str(path), Engine(CoreConfig()))
+    assert marker.exists()
+    missing = _write(tmp_path, load="nowhere.py")
+    assert [m.startswith("cannot read script") for m in _issues(missing)] == [True]

@@ -158,8 +158,12 @@ def _python_script_path(path: str, settings: CfgSettings, issues: _Issues) -> st
 
 
 def _python_engine(path: str, pre: Preprocessed, script: ast.Script, settings: CfgSettings,
-                   engine: Engine, issues: _Issues) -> Routes:
-    """cfgengine "python": the cfg gave modules and parameters; the KSR script routes."""
+                   engine: Engine, issues: _Issues, *, check_only: bool = False) -> Routes:
+    """cfgengine "python": the cfg gave modules and parameters; the KSR script routes.
+
+    ``check_only`` reads the script statically (as ``ksrpy check`` does for a
+    .py file) instead of running its top level and mod_init().
+    """
     for item in script.items:
         if isinstance(item, ast.RouteBlock):
             kind = "request_route" if item.kind == "route" and not item.name else item.kind
@@ -167,12 +171,19 @@ def _python_engine(path: str, pre: Preprocessed, script: ast.Script, settings: C
             issues.add(item.pos, f'{label} is not run with cfgengine "{settings.engine_name}": '
                        "the routing logic is the Python KSR script (remove the block)")
     script_path = _python_script_path(path, settings, issues)
-    if issues.items:
-        if script_path is not None and os.path.isfile(script_path):
+    if script_path is not None and (issues.items or check_only):
+        try:
             with open(script_path, encoding="utf-8") as fh:
-                issues.items.extend(check_python_source(script_path, fh.read(), engine))
+                text = fh.read()
+        except OSError as exc:
+            issues.items.append(ScriptIssue(script_path, 1, 1, f"cannot read script: {exc}"))
+        else:
+            issues.items.extend(check_python_source(script_path, text, engine))
+    if issues.items:
         raise ScriptLoadError(issues.items)
     assert script_path is not None
+    if check_only:
+        return Routes(kind="python", files=[*pre.files, script_path], settings=settings)
     routes = load_python_script(script_path, engine)
     routes.files = [*pre.files, *(f for f in routes.files if f not in pre.files)]
     routes.settings = settings
@@ -180,9 +191,12 @@ def _python_engine(path: str, pre: Preprocessed, script: ast.Script, settings: C
     return routes
 
 
-def compile_cfg(path: str, engine: Engine, *, defines: dict[str, str] | None = None
-                ) -> Routes:
-    """Load ``path`` into ``engine`` (modules, parameters, routes); ScriptLoadError on problems."""
+def compile_cfg(path: str, engine: Engine, *, defines: dict[str, str] | None = None,
+                check_only: bool = False) -> Routes:
+    """Load ``path`` into ``engine`` (modules, parameters, routes); ScriptLoadError on problems.
+
+    ``check_only``: a Python KSR script named by cfgengine "python" is checked, not run.
+    """
     pre, script, issues = parse_cfg(path, dict(defines if defines is not None
                                                else engine.config.defines))
     if script is None:
@@ -192,7 +206,8 @@ def compile_cfg(path: str, engine: Engine, *, defines: dict[str, str] | None = N
     _modparams(engine, settings, missing, issues)
     settings.apply(engine.config)
     if settings.engine_name in PYTHON_ENGINES:
-        return _python_engine(path, pre, script, settings, engine, issues)
+        return _python_engine(path, pre, script, settings, engine, issues,
+                              check_only=check_only)
     compiler = Compiler(engine, pre.line_map, unchecked_calls=bool(missing),
                         max_while_loops=engine.config.max_while_loops)
     source, consts, origin = compiler.compile(script)
