@@ -314,8 +314,8 @@ class TextopsxModule(Module):
         if msg.is_request:
             log.error("textopsx: change_reply_status() needs a reply")
             return -1
-        if reason is not None and not reason:
-            log.error("textopsx: change_reply_status(): invalid reason parameter")
+        if reason is not None and (not reason or "\r" in reason or "\n" in reason):
+            log.error("textopsx: change_reply_status(): invalid reason parameter %r", reason)
             return -1
         if not 100 <= code <= 699:
             log.error("textopsx: change_reply_status(): wrong status code: %d", code)
@@ -328,9 +328,6 @@ class TextopsxModule(Module):
         start, end = _status_span(msg)
         msg._splice(start, end, str(code).encode())  # noqa: SLF001
         if reason is not None:
-            if "\r" in reason or "\n" in reason:
-                log.error("textopsx: change_reply_status(): the reason has a line break")
-                return -1
             rs, re_ = msg._idx[4], msg._idx[5]  # noqa: SLF001 - reason phrase span
             msg._splice(rs, re_, encode(reason))  # noqa: SLF001
         replace_message(msg, msg.to_bytes())
