@@ -461,3 +461,22 @@ def ksr_request_route():
         assert [s.msg.reason for s in out] == ["no such failure route"]
     errors = [x for x in b.logs if "nowhere_route" in x]
     assert len(errors) == 1 and "does not exist" in errors[0]
+
+
+def test_fr_timer_longer_than_timer_b_is_honoured(tmp_path: Path) -> None:
+    b = bench(tmp_path, "request_route { t_relay(); exit; }",
+              tm_params='modparam("tm", "fr_timer", 40000)\n'
+                        'modparam("tm", "max_noninv_lifetime", 60000)\n')
+    b.request(invite(method="OPTIONS"))
+    assert not _up(b.advance(39.8, step=0.25))  # timer F (32 s) does not cut it short
+    assert _up(b.advance(0.5)) == [408]
+
+
+def test_wt_timer_is_t4(tmp_path: Path) -> None:
+    b = bench(tmp_path, "request_route { t_relay(); exit; }",
+              tm_params='modparam("tm", "wt_timer", 1000)\n')
+    fwd = _to(b.request(invite(method="OPTIONS")), A, "OPTIONS")[0].msg
+    b.reply(answer(fwd, 200, "OK"), src=A)
+    assert b.live == (2, 1, 1)  # server: timer J (64*T1); client: timer K (T4)
+    b.advance(1.1)
+    assert b.live == (1, 1, 0)
