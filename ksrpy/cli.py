@@ -27,7 +27,8 @@ def _defines(values: list[str]) -> dict[str, str]:
 
 ScriptOpt = Annotated[
     str | None,
-    typer.Option("-f", "--file", help="Routing script (.py KSR script). Default: shipped routes."),
+    typer.Option("-f", "--file", help="Routing script (kamailio.cfg style, or a .py KSR "
+                                      "script). Default: the shipped routes/default.cfg."),
 ]
 ListenOpt = Annotated[
     list[str] | None,

@@ -26,18 +26,20 @@ def natdetect():
 
 def natmanage():
     """From branch, reply and failure routes: mark NATed dialogs, alias NATed callees."""
-    request = KSR.siputils.is_request() > 0
-    if request and KSR.siputils.has_totag() > 0:
-        if KSR.rr.check_route_param("nat=yes") > 0:
-            KSR.setbflag(FLB_NATB)
+    if KSR.siputils.is_reply() > 0:
+        if KSR.siputils.is_first_hop() > 0 and (
+                KSR.isbflagset(FLB_NATB) or KSR.nathelper.nat_uac_test(1) > 0):
+            KSR.nathelper.set_contact_alias()
+        return
+    in_dialog = KSR.siputils.has_totag() > 0
+    if in_dialog and KSR.rr.check_route_param("nat=yes") > 0:
+        KSR.setbflag(FLB_NATB)
     if not (KSR.isflagset(FLT_NATS) or KSR.isbflagset(FLB_NATB)):
         return
-    if request and KSR.siputils.has_totag() < 0 and KSR.tmx.t_is_branch_route() > 0:
-        KSR.rr.add_rr_param(";nat=yes")
-    if KSR.siputils.is_reply() > 0 and KSR.isbflagset(FLB_NATB):
-        if KSR.siputils.is_first_hop() > 0:
-            KSR.nathelper.set_contact_alias()
-    if KSR.isbflagset(FLB_NATB) and request and KSR.siputils.has_totag() > 0:
+    if not in_dialog:
+        if KSR.tmx.t_is_branch_route() > 0:
+            KSR.rr.add_rr_param(";nat=yes")
+    elif KSR.isbflagset(FLB_NATB):
         KSR.set_forward_no_connect()
 
 

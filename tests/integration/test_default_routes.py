@@ -390,11 +390,30 @@ def test_nated_client_is_reached_at_its_source_address(tmp_path: Path, kind: str
         reply = nated.register("alice", "127.0.0.1", "secret",
                                contact="sip:alice@192.168.1.20:5062")
         assert status(reply) == 200, proxy.log()
+        # The caller is behind a NAT too: its Contact gets an alias of its source, and
+        # the Record-Route says nat=yes.
         caller = UA(proxy.udp)
         caller.send(caller.request("INVITE", f"sip:alice@{host}:{port}",
-                                   from_uri="sip:carol@example.org"))
+                                   from_uri="sip:carol@example.org",
+                                   contact="sip:carol@10.1.2.3:5060"))
         arrived = nated.recv(5.0)
         assert arrived is not None and arrived.startswith(
             b"INVITE sip:alice@192.168.1.20:5062 SIP/2.0"), proxy.log()
+        assert f"alias=127.0.0.1~{caller.port}~1" in (header(arrived, "Contact") or "")
+        assert ";nat=yes" in (header(arrived, "Record-Route") or "")
+        # The callee answers with its private Contact: the caller gets an alias of
+        # the callee's public address, so its ACK and BYE can reach it.
+        head = arrived.split(b"\r\n\r\n", 1)[0].split(b"\r\n")[1:]
+        keep = [h for h in head if h.split(b":", 1)[0].lower() in
+                (b"via", b"from", b"call-id", b"cseq", b"record-route")]
+        to = next(h for h in head if h.lower().startswith(b"to:"))
+        answer = b"\r\n".join([b"SIP/2.0 200 OK", *keep, to + b";tag=callee1",
+                                b"Contact: <sip:alice@192.168.1.20:5062>",
+                                b"Content-Length: 0", b"", b""])
+        nated.sock.sendto(answer, proxy.udp)
+        final = caller.final(5.0)
+        assert status(final) == 200, proxy.log()
+        contact = header(final, "Contact") or ""
+        assert f"alias=127.0.0.1~{nated.port}~1" in contact, contact
         nated.close()
         caller.close()
