@@ -480,3 +480,36 @@ def test_wt_timer_is_t4(tmp_path: Path) -> None:
     assert b.live == (2, 1, 1)  # server: timer J (64*T1); client: timer K (T4)
     b.advance(1.1)
     assert b.live == (1, 1, 0)
+
+
+def test_python_script_routes(tmp_path: Path) -> None:
+    b = bench(tmp_path, """
+import KSR
+
+def ksr_request_route():
+    KSR.tm.t_on_branch("ksr_branch")
+    KSR.tm.t_on_branch_failure("ksr_bf")
+    KSR.tm.t_on_failure("ksr_failure")
+    KSR.tm.t_relay()
+    return 1
+
+def ksr_branch():
+    KSR.hdr.append("X-Idx: " + str(KSR.pv.get("$T_branch_idx")) + "\\r\\n")
+    KSR.err("branch route=" + str(KSR.tmx.t_is_branch_route()) + "\\n")
+    return 1
+
+def ksr_bf():
+    KSR.err("bf code=" + str(KSR.pv.get("$T_reply_code")) + "\\n")
+    return 1
+
+def ksr_failure():
+    if KSR.tm.t_check_status("486") > 0:
+        KSR.tm.t_reply(480, "Later")
+    return 1
+""", kind="python")
+    fwd = _to(b.request(invite()), A)[0].msg
+    assert fwd.get_header("X-Idx") == "0"
+    out = b.reply(answer(fwd, 486, "Busy"), src=A)
+    assert [(s.msg.status, s.msg.reason) for s in out if s.dest == UAC] == [(480, "Later")]
+    marks = [x for x in b.logs if x.startswith(("branch", "bf"))]
+    assert marks == ["branch route=1", "bf code=486"]
