@@ -52,7 +52,8 @@ def server(kind: str, data: Path, *extra: str) -> KsrpyProcess:
     port = free_port()
     return KsrpyProcess(script=ROUTES[kind], listen=(f"udp:127.0.0.1:{port}",
                                                      f"tcp:127.0.0.1:{port}"),
-                        extra_args=("--data-dir", str(data), *extra))
+                        extra_args=("--data-dir", str(data), *extra),
+                        ctl=str(data.parent / f"ctl-{port}"))
 
 
 # ------------------------------------------------------------------ a tiny UA
@@ -260,6 +261,15 @@ def test_register_then_the_binding_survives_a_restart(tmp_path: Path, kind: str)
         reply = callee.register("alice", "127.0.0.1", "secret")
         assert status(reply) == 200, reply
         assert f"sip:alice@127.0.0.1:{callee.port}" in (header(reply, "Contact") or "")
+        # Subscribers added while the server runs are known at once: offline CLI, RPC.
+        late = UA(proxy.udp)
+        assert status(late.register("dave", "127.0.0.1", "dpw")) == 401
+        add_user(data, "dave@127.0.0.1", "dpw")
+        assert status(late.register("dave", "127.0.0.1", "dpw")) == 200
+        rpc = ksrpy("rpc", "--ctl", proxy.ctl, "auth_db.subscriber_add", "erin@127.0.0.1", "epw")
+        assert rpc.returncode == 0, rpc.stderr
+        assert status(late.register("erin", "127.0.0.1", "epw")) == 200
+        late.close()
     # A new process on the same data directory knows the binding: a call reaches it.
     with server(kind, data) as again:
         callee.proxy = again.udp

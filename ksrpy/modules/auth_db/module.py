@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 from typing import TYPE_CHECKING, Any
 
+from ...core.ratelog import RateLimitedLog
 from ...sip.uri import parse_uri
 from ..auth import codes
 from ..auth.digest import Checked, calc_ha1
@@ -14,6 +17,9 @@ from .backends import Backend, FileBackend, SqliteBackend, identifier
 if TYPE_CHECKING:
     from ...core.context import Context
     from ..auth import AuthModule
+
+log = logging.getLogger("ksrpy.auth_db")
+_dblog = RateLimitedLog(log, interval=10.0)
 
 #: Methods auth_check flags 2 exempts from the identity check (anonymous callers).
 SKIP_ID_METHODS = ("INVITE", "BYE", "PRACK", "UPDATE", "MESSAGE")
@@ -95,8 +101,13 @@ class AuthDbModule(Module):
 
     def _authenticate(self, ctx: Context, realm: str, table: str, proxy: bool,
                       method: str | None = None) -> int:
-        return self.auth.authenticate(ctx, realm, lambda ch: self.get_ha1(ch, str(table)),
-                                      proxy, method)
+        """A store failure is Kamailio's generic error (-1), never an unknown user or a ban."""
+        try:
+            return self.auth.authenticate(ctx, realm, lambda ch: self.get_ha1(ch, str(table)),
+                                          proxy, method)
+        except (sqlite3.Error, OSError) as exc:
+            _store_error(table, exc)
+            return codes.AUTH_ERROR
 
     @export("www_authenticate", ("realm", K.SPVE), ("table", K.SPVE), ("method", K.SPVE, True),
             routes=REQUEST_ROUTE, aliases=("www_authorize",))
@@ -153,7 +164,11 @@ class AuthDbModule(Module):
         except ValueError:
             return -1
         domain = parsed.host if int(flags) & 1 else None
-        return 1 if self.store().lookup(str(table), parsed.user or "", domain) else -1
+        try:
+            return 1 if self.store().lookup(str(table), parsed.user or "", domain) else -1
+        except (sqlite3.Error, OSError) as exc:
+            _store_error(table, exc)
+            return -1
 
     # ------------------------------------------------------------------ RPCs
 
@@ -186,6 +201,11 @@ class AuthDbModule(Module):
     def rpc_subscriber_list(self, table: str = "subscriber") -> list[str]:
         """Every subscriber as user@domain (no secrets)."""
         return [f"{u}@{d}" for u, d in self.store().list(table)]
+
+
+def _store_error(table: str, exc: BaseException) -> None:
+    """Log a failing subscriber store (missing table, locked or unreadable file), rate-limited."""
+    _dblog.error(str(table), "auth_db: cannot read table %s: %s", table, exc)
 
 
 def _split_aor(aor: str) -> tuple[str, str]:
