@@ -427,3 +427,35 @@ def test_nated_client_is_reached_at_its_source_address(tmp_path: Path, kind: str
         assert f"alias=127.0.0.1~{nated.port}~1" in contact, contact
         nated.close()
         caller.close()
+
+
+@pytest.mark.parametrize("kind", ["cfg", "py"])
+def test_cancel_reaches_the_ringing_callee(tmp_path: Path, kind: str) -> None:
+    """A call from another domain to a registered user, cancelled while it rings: 487."""
+    data = tmp_path / "data"
+    add_user(data, "alice@127.0.0.1", "secret")
+    with server(kind, data) as proxy:
+        uas_port = free_port()
+        reg = UA(proxy.udp, port=uas_port)
+        assert status(reg.register("alice", "127.0.0.1", "secret")) == 200
+        reg.close()
+        with sipp_uas("uas_ring.xml", uas_port) as uas:
+            ok, failed, out = sipp_uac("uac_cancel.xml", proxy.udp, "-s", "alice")
+            assert (ok, failed) == (1, 0), out[-3000:] + proxy.log()[-3000:]
+            uas.wait(15)
+            assert uas.returncode == 0
+
+
+def test_register_over_tcp(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    add_user(data, "alice@127.0.0.1", "secret")
+    with server("cfg", data) as proxy:
+        workdir = tempfile.mkdtemp(prefix="uac-")
+        stats = os.path.join(workdir, "stats.csv")
+        cmd = [SIPP, f"{proxy.tcp[0]}:{proxy.tcp[1]}", "-sf",
+               str(SCENARIOS / "register_auth.xml"), "-t", "t1", "-i", "127.0.0.1", "-p",
+               str(free_port()), "-s", "alice", "-au", "alice", "-ap", "secret", "-m", "3",
+               "-r", "5", "-timeout", "30s", "-timeout_error", "-nostdin", "-trace_stat",
+               "-stf", stats, "-fd", "1"]
+        done = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=60)
+        assert _final_counts(stats) == (3, 0), done.stdout[-2000:] + proxy.log()
