@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -159,8 +161,10 @@ def test_sigterm_stops_cleanly() -> None:
 
 
 def _ksrpy(*args: str) -> subprocess.CompletedProcess[str]:
+    # The default routes' data directory goes to a temporary folder, never /var/lib/ksrpy.
+    env = {**os.environ, "KSRPY_DATA_DIR": tempfile.mkdtemp(prefix="ksrpy-data-")}
     return subprocess.run([sys.executable, "-m", "ksrpy", *args], cwd=REPO, text=True,
-                          capture_output=True, timeout=60)
+                          capture_output=True, timeout=60, env=env)
 
 
 def test_check_reports_every_error_with_location(tmp_path: Path) -> None:
