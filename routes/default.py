@@ -29,7 +29,9 @@ def _unquote(value):
 def ksr_modparams(defines):
     """The modparams of routes/default.cfg; DBURL comes from ``ksrpy run`` (data dir)."""
     dburl = _unquote(defines.get("DBURL", DEFAULT_DBURL))
+    alias = _unquote(defines.get("ALIAS", ""))
     return {
+        "core": {"alias": [alias] if alias else []},
         "tm": {"failure_reply_mode": 3, "fr_timer": 30000, "fr_inv_timer": 120000},
         "rr": {"append_fromtag": 1},
         "registrar": {"method_filtering": 1, "max_expires": 3600, "max_contacts": 10,

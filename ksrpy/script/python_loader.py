@@ -250,6 +250,7 @@ def _apply_modparams(path: str, module: types.ModuleType, engine: Engine) -> Non
     It gets the -A defines (name -> value, as given) and returns
     ``{module: {param: value}}``, a list value meaning the modparam repeated;
     the parameters are set before the modules start, as cfg modparams are.
+    ``{"core": {"alias": [...]}}`` adds cfg ``alias=`` entries.
     """
     hook = module.__dict__.get("ksr_modparams")
     if not callable(hook):
@@ -258,7 +259,15 @@ def _apply_modparams(path: str, module: types.ModuleType, engine: Engine) -> Non
         wanted = hook(dict(engine.config.defines))
         for name, params in (wanted or {}).items():
             for key, value in params.items():
-                for item in value if isinstance(value, list) else [value]:
+                items = value if isinstance(value, list) else [value]
+                if name == "core":
+                    if key != "alias":
+                        raise ValueError(f"core setting {key!r} cannot be set from Python "
+                                         "(only alias)")
+                    aliases = engine.config.alias
+                    aliases.extend(a for a in map(str, items) if a not in aliases)
+                    continue
+                for item in items:
                     engine.load_module(name, {key: item})
     except Exception as exc:  # noqa: BLE001 - a bad parameter is a load error with a line
         raise ScriptLoadError([_runtime_issue(path, exc, "ksr_modparams() failed")]) from None

@@ -459,3 +459,27 @@ def test_register_over_tcp(tmp_path: Path) -> None:
                "-stf", stats, "-fd", "1"]
         done = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=60)
         assert _final_counts(stats) == (3, 0), done.stdout[-2000:] + proxy.log()
+
+
+@pytest.mark.parametrize("kind", ["cfg", "py"])
+def test_alias_define_adds_a_local_domain(tmp_path: Path, kind: str) -> None:
+    """-A ALIAS=name: users of that domain register and must authenticate to call."""
+    data = tmp_path / "data"
+    add_user(data, "bob@sip.example.test", "bobpw")
+    with server(kind, data, "-A", "ALIAS=sip.example.test") as proxy:
+        ua = UA(proxy.udp)
+        assert status(ua.register("bob", "sip.example.test", "bobpw")) == 200, proxy.log()
+        local = ua.ask(ua.request("INVITE", "sip:carol@example.net",
+                                  from_uri="sip:bob@sip.example.test"))
+        assert status(local) == 407
+        foreign = ua.ask(ua.request("INVITE", "sip:carol@example.net",
+                                    from_uri="sip:bob@elsewhere.test"))
+        assert status(foreign) == 403
+        # Calls to the alias domain are local: bob is found.
+        caller = UA(proxy.udp)
+        caller.send(caller.request("INVITE", "sip:bob@sip.example.test",
+                                   from_uri="sip:carol@example.net"))
+        arrived = ua.recv(5.0)
+        assert arrived is not None and arrived.startswith(b"INVITE sip:bob@127.0.0.1:")
+        ua.close()
+        caller.close()

@@ -121,3 +121,24 @@ def test_ksr_modparams_errors_name_the_script_line(tmp_path: Path) -> None:
         load_script(str(script), Engine(CoreConfig()))
     text = str(err.value)
     assert "ksr_modparams() failed" in text and "db_mode" in text
+
+
+def test_python_alias_is_set_once_even_on_reload(tmp_path: Path) -> None:
+    config = CoreConfig(defines={"DBURL": f'"sqlite://{tmp_path}/k.db"', "ALIAS": "sip.x.test"})
+    engine = Engine(config)
+    load_script(DEFAULT_PY, engine)
+    assert engine.config.alias == ["sip.x.test"]
+    load_script(DEFAULT_PY, Engine(engine.config))  # a reload starts from the live settings
+    assert engine.config.alias == ["sip.x.test"]
+    cfg = Engine(CoreConfig(defines=dict(config.defines)))
+    load_script(DEFAULT_CFG, cfg)
+    assert cfg.config.alias == engine.config.alias
+
+
+def test_ksr_modparams_core_accepts_only_alias(tmp_path: Path) -> None:
+    script = tmp_path / "core.py"
+    script.write_text("import KSR\n\n\ndef ksr_modparams(defines):\n"
+                      "    return {'core': {'listen': 'udp:1.2.3.4:5060'}}\n\n\n"
+                      "def ksr_request_route():\n    KSR.x.exit()\n")
+    with pytest.raises(ScriptLoadError, match="only alias"):
+        load_script(str(script), Engine(CoreConfig()))
