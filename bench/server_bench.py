@@ -37,7 +37,6 @@ import pstats
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -45,6 +44,21 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from _common import (
+    HOST,
+    CpuSampler,
+    cpu_times,
+    descendants,
+    free_port,
+    git_commit,
+    median,
+    pyspy_tables,
+    sipp_stat_row,
+    stat_fields,
+    system_busy,
+    top_lines,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
@@ -54,8 +68,6 @@ KAMAILIO_CFG = BENCH / "kamailio-options.cfg"
 KSRPY_SCRIPT = BENCH / "ksrpy-options.py"
 SIPP = shutil.which("sipp") or "/usr/bin/sipp"
 KAMAILIO = shutil.which("kamailio") or "/usr/sbin/kamailio"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-HOST = "127.0.0.1"
 
 #: A step passes when fewer than this fraction of its calls fail ...
 MAX_FAILED = 0.001
@@ -71,64 +83,6 @@ RECV_TIMEOUT_MS = 2000
 SCRIPTS: dict[str, Path | None] = {"py": KSRPY_SCRIPT, "cfg": KAMAILIO_CFG, "default": None}
 
 DEFAULT_STEPS = [5000, 10000, 15000, 20000, 30000, 40000, 60000, 80000]
-
-
-# ------------------------------------------------------------------ /proc helpers
-
-
-def free_port(kind: int = socket.SOCK_DGRAM) -> int:
-    """A port free on 127.0.0.1 right now."""
-    with socket.socket(socket.AF_INET, kind) as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
-def _stat_fields(pid: int) -> list[str] | None:
-    """Fields of /proc/PID/stat after the command name (field 3 first); None if gone."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return text[text.rindex(")") + 2 :].split()
-
-
-def cpu_times(pids: list[int]) -> tuple[float, float]:
-    """utime and stime of these processes (all their threads), in seconds."""
-    user = system = 0
-    for pid in pids:
-        fields = _stat_fields(pid)
-        if fields is not None:
-            user += int(fields[11])  # field 14 of stat(5)
-            system += int(fields[12])  # field 15
-    return user / CLK_TCK, system / CLK_TCK
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """utime + stime of these processes, in seconds."""
-    return sum(cpu_times(pids))
-
-
-def descendants(root: int) -> list[int]:
-    """``root`` and every process below it."""
-    parent: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            fields = _stat_fields(int(entry.name))
-            if fields is not None:
-                parent[int(entry.name)] = int(fields[1])
-    out = [root]
-    frontier = [root]
-    while frontier:
-        frontier = [pid for pid, ppid in parent.items() if ppid in frontier]
-        out.extend(frontier)
-    return out
-
-
-def system_busy() -> float:
-    """Busy CPU seconds of the whole machine since boot (all cores, idle and iowait excluded)."""
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    busy = sum(values[:8]) - values[3] - values[4]  # user..steal minus idle, iowait
-    return busy / CLK_TCK
 
 
 # ------------------------------------------------------------------ servers
@@ -239,7 +193,7 @@ class Server:
                 proc.kill()
                 proc.wait(timeout=5)
         for pid in self.pids[1:]:
-            if _stat_fields(pid) is not None:
+            if stat_fields(pid) is not None:
                 try:
                     os.kill(pid, signal.SIGKILL)
                 except ProcessLookupError:
@@ -302,49 +256,6 @@ class Run:
                 "sipp_cpu_pct": 100 * self.sipp_cpu_s / self.wall_s if self.wall_s else 0}
 
 
-class Sampler(threading.Thread):
-    """Samples the CPU time of the server and of sipp every ``interval`` s, for the peaks."""
-
-    def __init__(self, server_pids: list[int], sipp_pid: int, interval: float = 0.5) -> None:
-        super().__init__(daemon=True)
-        self.server_pids = server_pids
-        self.sipp_pid = sipp_pid
-        self.interval = interval
-        self.done = threading.Event()
-        self.samples: list[tuple[float, float, float]] = []
-
-    def run(self) -> None:
-        """Sample until ``done`` is set."""
-        while True:
-            self.samples.append((time.monotonic(), cpu_seconds(self.server_pids),
-                                 cpu_seconds([self.sipp_pid])))
-            if self.done.wait(self.interval):
-                return
-
-    def peaks(self) -> tuple[float, float]:
-        """Highest CPU use (% of one core) of the server and of sipp over one interval."""
-        server = sipp = 0.0
-        for (t0, a0, b0), (t1, a1, b1) in zip(self.samples, self.samples[1:], strict=False):
-            dt = t1 - t0
-            if dt < self.interval / 2:
-                continue
-            server = max(server, 100 * (a1 - a0) / dt)
-            if b1 >= b0 > 0:  # sipp's stat is gone once it has exited
-                sipp = max(sipp, 100 * (b1 - b0) / dt)
-        return server, sipp
-
-
-def _stat_row(path: Path) -> dict[str, str]:
-    """The last line of sipp's -trace_stat CSV as a dict (empty when missing)."""
-    try:
-        lines = path.read_text().splitlines()
-    except OSError:
-        return {}
-    if len(lines) < 2:
-        return {}
-    return dict(zip(lines[0].split(";"), lines[-1].split(";"), strict=False))
-
-
 def run_sipp(server: Server, rate: int, calls: int, workdir: Path, tag: str) -> Run:
     """sipp sends ``calls`` OPTIONS at ``rate``/s; bounded by calls/rate + 10 s."""
     duration = calls / rate
@@ -365,7 +276,7 @@ def run_sipp(server: Server, rate: int, calls: int, workdir: Path, tag: str) -> 
                                 stderr=subprocess.STDOUT)
     watchdog = threading.Timer(limit_s + 15, proc.kill)
     watchdog.start()
-    sampler = Sampler(server.pids, proc.pid)
+    sampler = CpuSampler({"server": server.pids, "sipp": [proc.pid]})
     sampler.start()
     try:
         _, status, usage = os.wait4(proc.pid, 0)
@@ -373,7 +284,8 @@ def run_sipp(server: Server, rate: int, calls: int, workdir: Path, tag: str) -> 
         watchdog.cancel()
         sampler.done.set()
         sampler.join()
-    result.peak_server_cpu_pct, result.peak_sipp_cpu_pct = sampler.peaks()
+    peaks = sampler.peaks()
+    result.peak_server_cpu_pct, result.peak_sipp_cpu_pct = peaks["server"], peaks["sipp"]
     proc.returncode = os.waitstatus_to_exitcode(status)
     result.wall_s = time.monotonic() - t0
     user1, sys1 = server.cpu()
@@ -383,7 +295,7 @@ def run_sipp(server: Server, rate: int, calls: int, workdir: Path, tag: str) -> 
     result.other_cpu_s = max(0.0, system_busy() - busy0 - result.server_cpu_s
                              - result.sipp_cpu_s)
     result.sipp_rc = proc.returncode
-    row = _stat_row(stat)
+    row = sipp_stat_row(stat)
     result.successful = int(row.get("SuccessfulCall(C)", 0) or 0)
     result.failed = int(row.get("FailedCall(C)", 0) or 0)
     result.achieved_rate = float(row.get("CallRate(C)", 0) or 0)
@@ -535,58 +447,18 @@ def pyspy_ksrpy(rate: int, requests: int, workdir: Path, script: str) -> str:
         server.stop()
     if proc.returncode != 0 or not raw.exists():
         return f"py-spy failed: {proc.stderr.strip()[-500:]}"
-    own: dict[str, int] = {}
-    inclusive: dict[str, int] = {}
-    total = 0
-    for line in raw.read_text().splitlines():
-        stack, _, count_text = line.rpartition(" ")
-        if not stack or not count_text.isdigit():
-            continue
-        if stack.startswith("Thread._bootstrap"):
-            continue  # other threads: ksrpy's idle executor thread, which py-spy miscounts
-        count = int(count_text)
-        total += count
-        frames = [_frame_name(f) for f in stack.split(";")]
-        own[frames[-1]] = own.get(frames[-1], 0) + count
-        for name in {f for f in frames if f.partition(" (")[2].startswith(("ksrpy/", "routes/"))}:
-            inclusive[name] = inclusive.get(name, 0) + count
+    total, own, inclusive = pyspy_tables(raw.read_text())
     out = io.StringIO()
     print(f"py-spy, ksrpy (uvloop, native scanner) at {rate}/s: {total} on-CPU samples of "
           "the main thread at 250 Hz "
           f"over {duration} s ({100 * total / (250 * duration):.0f}% of one core); C code "
           "called from Python is counted in its Python caller; py-spy may count time blocked "
           "in a system call as idle", file=out)
-    # Drop the entry points every sample goes through (cli, server.run, the loop).
-    entry = ("ksrpy/__main__.py)", "ksrpy/cli.py)", "ksrpy/core/server.py)")
-    inclusive = {k: v for k, v in inclusive.items() if not k.endswith(entry)}
     for title, table in (("own", own), ("inclusive (ksrpy code only)", inclusive)):
         print(f"  top 15 by {title} samples:", file=out)
-        for name, count in sorted(table.items(), key=lambda kv: -kv[1])[:15]:
-            print(f"    {100 * count / total:5.1f}%  {name}", file=out)
+        for line in top_lines(table, total):
+            print(f"    {line}", file=out)
     return out.getvalue()
-
-
-def _frame_name(frame: str) -> str:
-    """``func (path/file.py:123)`` to ``func (path/file.py)``: one entry per function."""
-    name, _, where = frame.partition(" (")
-    return f"{name} ({where.rsplit(':', 1)[0]})" if where else name
-
-
-def git_commit() -> str | None:
-    """HEAD's short commit, with "+dirty" when ksrpy/ or routes/ have uncommitted changes."""
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                              capture_output=True, text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "ksrpy", "routes"],
-                               cwd=ROOT, capture_output=True, text=True, timeout=10).stdout
-    except OSError:
-        return None
-    return f"{head}+dirty" if head and dirty.strip() else head or None
-
-
-def median(values: list[float]) -> float:
-    """Median, NaN for an empty list."""
-    return statistics.median(values) if values else float("nan")
 
 
 def main() -> int:

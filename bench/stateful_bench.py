@@ -1,0 +1,781 @@
+"""Stateful call benchmark: sipp UAC -> proxy (tm) -> sipp UAS over UDP, ksrpy and Kamailio.
+
+Both proxies run the same routing (bench/stateful-routes.cfg, included by
+bench/kamailio-stateful.cfg for Kamailio 5.6 with one UDP worker and by
+bench/ksrpy-stateful.cfg for ksrpy): Max-Forwards and sanity, CANCEL and
+retransmissions matched to their transaction, loose_route for in-dialog
+requests, record_route on INVITE, t_relay to the UAS. Each call is INVITE,
+100 (from the proxy), 180, 200, ACK, BYE, 200: the proxy receives 6 messages
+and sends 7. For each proxy:
+
+* CPU per call at fixed rates (``--rates``, default 300 and 1000 calls/s):
+  utime+stime from /proc/PID/stat of the proxy's processes (Kamailio: the main
+  process and all its children, timers included) before the UAC starts and
+  after the UAS has finished, divided by the calls the UAC completed;
+* highest sustained call rate: the UAC steps the rate up (``--steps``, each
+  ``--step-seconds`` long); a step passes when fewer than 0.1 % of its calls
+  failed and the UAC reached 95 % of the target rate (a call not complete
+  before the end counts against both). After the first failing step,
+  ``--refine`` bisections narrow the gap.
+
+Each measurement runs ``--repeat`` times (default 3), proxies interleaved;
+medians are reported with the ratios ksrpy/Kamailio. sipp never retransmits
+(``-nr``): a lost message is a failed call. A fresh UAS (bench/sipp/uas.xml)
+serves each run, so its counters are per run too. Everything listens on free
+ports of 127.0.0.1; every sipp run is bounded in calls and time (watchdogs
+kill what outlives its bound) and every process is stopped at the end.
+
+Usage (from the repository root)::
+
+    python bench/stateful_bench.py [--quick] [--rates 300,1000] [--only ksrpy|kamailio]
+        [--variants] [--no-ramp] [--pyspy] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import math
+import os
+import pstats
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from _common import (
+    HOST,
+    CpuSampler,
+    cpu_times,
+    descendants,
+    free_port,
+    git_commit,
+    median,
+    pyspy_tables,
+    sipp_count,
+    sipp_duration_ms,
+    sipp_stat_row,
+    stat_fields,
+    system_busy,
+    top_lines,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "bench"
+RESULTS = BENCH / "results"
+UAC_XML = BENCH / "sipp" / "uac.xml"
+UAS_XML = BENCH / "sipp" / "uas.xml"
+KAMAILIO_CFG = BENCH / "kamailio-stateful.cfg"
+SIPP = shutil.which("sipp") or "/usr/bin/sipp"
+KAMAILIO = shutil.which("kamailio") or "/usr/sbin/kamailio"
+
+#: ksrpy's routing script: the shared cfg routes (default) or the KSR Python twin.
+SCRIPTS: dict[str, Path] = {"cfg": BENCH / "ksrpy-stateful.cfg",
+                            "py": BENCH / "ksrpy-stateful.py"}
+
+#: A step passes when fewer than this fraction of its calls fail ...
+MAX_FAILED = 0.001
+#: ... and the UAC created calls at no less than this fraction of the target rate.
+MIN_RATE_REACHED = 0.95
+#: A ramp step that fails while other jobs use more than this many cores is run again.
+CONTENDED_CORES = 0.5
+#: sipp's per-message receive timeout (ms): a call waiting longer for its next message fails.
+RECV_TIMEOUT_MS = 3000
+#: The UAS keeps a finished call this long for late messages (bench/sipp/uas.xml timewait).
+UAS_TIMEWAIT_S = 1.0
+
+#: Kamailio's shared memory (MiB, -m): tm keeps every transaction 5 s after its final
+#: reply (wt_timer), which outgrows Debian's 64 MiB default above ~1000 calls/s.
+KAMAILIO_SHM_MB = 1024
+#: Kamailio's private memory per process (MiB, -M).
+KAMAILIO_PKG_MB = 16
+
+DEFAULT_RATES = [300, 1000]
+DEFAULT_STEPS = [250, 500, 750, 1000, 1500, 2000, 3000, 4000, 5000, 6000, 8000]
+QUICK_STEPS = [500, 1000, 2000, 4000, 6000]
+
+#: Processes started by this run that are still alive (sipp), for the cleanup on exit.
+_LIVE: set[subprocess.Popen] = set()
+
+
+# ------------------------------------------------------------------ proxies
+
+
+def maxfwd_probe(port: int, timeout: float = 0.5) -> bool:
+    """Send a request with Max-Forwards 0 to 127.0.0.1:port; True when 483 comes back.
+
+    Both configs answer it from REQINIT, without a transaction or the UAS.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind((HOST, 0))
+        lport = sock.getsockname()[1]
+        stamp = time.monotonic_ns()
+        req = (
+            f"OPTIONS sip:probe@{HOST}:{port} SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP {HOST}:{lport};branch=z9hG4bK-probe-{stamp};rport\r\n"
+            "Max-Forwards: 0\r\n"
+            f"From: <sip:probe@{HOST}:{lport}>;tag=probe\r\n"
+            f"To: <sip:probe@{HOST}:{port}>\r\n"
+            f"Call-ID: probe-{stamp}@{HOST}\r\n"
+            "CSeq: 1 OPTIONS\r\n"
+            "Content-Length: 0\r\n\r\n"
+        ).encode()
+        sock.settimeout(timeout)
+        sock.sendto(req, (HOST, port))
+        try:
+            data = sock.recv(65536)
+        except OSError:
+            return False
+    return data.startswith(b"SIP/2.0 483 ")
+
+
+@dataclass
+class Proxy:
+    """One proxy under test, started in its own process group, with its UAS port."""
+
+    name: str
+    kind: str  # "ksrpy" or "kamailio"
+    script: str = "cfg"  # ksrpy only: "cfg" or "py" (see SCRIPTS)
+    env: dict[str, str] = field(default_factory=dict)
+    profile: Path | None = None
+    port: int = 0
+    uas_port: int = 0
+    proc: subprocess.Popen | None = None
+    pids: list[int] = field(default_factory=list)
+    log: Path | None = None
+    banner: str = ""
+
+    def command(self, workdir: Path) -> list[str]:
+        """The command line that starts this proxy."""
+        if self.kind == "kamailio":
+            return [KAMAILIO, "-f", str(KAMAILIO_CFG), "-A", f"BENCH_PORT={self.port}",
+                    "-A", f"UAS_PORT={self.uas_port}", "-m", str(KAMAILIO_SHM_MB),
+                    "-M", str(KAMAILIO_PKG_MB), "-DD", "-E"]
+        pre = [sys.executable]
+        if self.profile is not None:
+            pre += ["-m", "cProfile", "-o", str(self.profile)]
+        return pre + ["-m", "ksrpy", "run", "-f", str(SCRIPTS[self.script]),
+                      "-A", f"UAS_PORT={self.uas_port}", "-l", f"udp:{HOST}:{self.port}",
+                      "--ready-file", str(workdir / f"{self.name}.ready")]
+
+    def start(self, workdir: Path, timeout: float = 30.0) -> None:
+        """Start and wait until it answers the Max-Forwards probe (RuntimeError otherwise)."""
+        self.port = free_port()
+        self.uas_port = free_port()
+        while self.uas_port == self.port:
+            self.uas_port = free_port()
+        self.log = workdir / f"{self.name}.log"
+        env = {k: v for k, v in os.environ.items() if k not in ("KSRPY_PURE", "KSRPY_ASYNCIO")}
+        env["KSRPY_CTL"] = "none"  # no control socket: leave /run/ksrpy to other ksrpy runs
+        env.update(self.env)
+        with open(self.log, "wb") as out:
+            self.proc = subprocess.Popen(self.command(workdir), cwd=ROOT, env=env,
+                                         stdin=subprocess.DEVNULL, stdout=out,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
+        ready = workdir / f"{self.name}.ready"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}: "
+                                   f"{self.log.read_text(errors='replace')[-2000:]}")
+            if (self.kind == "kamailio" or ready.exists()) and maxfwd_probe(self.port):
+                break
+            time.sleep(0.2)
+        else:
+            self.stop()
+            raise RuntimeError(f"{self.name} did not answer the probe within {timeout:.0f} s")
+        time.sleep(0.5)  # let every Kamailio child finish its start-up
+        self.pids = descendants(self.proc.pid)
+        if self.kind == "kamailio":
+            version = subprocess.run([KAMAILIO, "-v"], capture_output=True, text=True,
+                                     timeout=10).stdout
+            self.banner = version.splitlines()[0].strip() if version else ""
+        else:
+            self.banner = next((line.split("INFO ksrpy: ", 1)[-1] for line in
+                                self.log.read_text(errors="replace").splitlines()
+                                if "event loop" in line), f"script {SCRIPTS[self.script]}")
+
+    def cpu(self) -> tuple[float, float]:
+        """User and system CPU seconds used so far by the proxy's processes."""
+        return cpu_times(self.pids)
+
+    def stop(self) -> None:
+        """SIGTERM the main process, then SIGKILL what is left of its process group."""
+        proc = self.proc
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=15 if self.profile else 5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+        for pid in self.pids[1:]:
+            if stat_fields(pid) is not None:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        self.proc = None
+
+
+def check_kamailio_cfg() -> None:
+    """``kamailio -c`` on the benchmark config; RuntimeError when it does not pass."""
+    proc = subprocess.run([KAMAILIO, "-f", str(KAMAILIO_CFG), "-A", f"BENCH_PORT={free_port()}",
+                           "-A", f"UAS_PORT={free_port()}", "-c"],
+                          capture_output=True, text=True, timeout=30)
+    if proc.returncode != 0:
+        raise RuntimeError(f"kamailio -c failed: {proc.stderr[-2000:]}")
+
+
+# ------------------------------------------------------------------ one sipp run
+
+
+@dataclass
+class CallRun:
+    """One UAC run of ``calls`` calls at ``target_rate`` through one proxy, and its costs."""
+
+    proxy: str
+    target_rate: int
+    calls: int
+    successful: int = 0
+    failed: int = 0
+    achieved_rate: float = 0.0
+    retransmissions: int = 0
+    invite_to_200_ms: float = float("nan")  # sipp's mean response time (rtd on the 200)
+    uas_successful: int = 0
+    uas_failed: int = 0
+    wall_s: float = 0.0
+    server_cpu_s: float = 0.0
+    server_sys_s: float = 0.0
+    uac_cpu_s: float = 0.0
+    uas_cpu_s: float = 0.0
+    other_cpu_s: float = 0.0
+    peak_server_cpu_pct: float = 0.0
+    peak_uac_cpu_pct: float = 0.0
+    peak_uas_cpu_pct: float = 0.0
+    uac_rc: int = 0
+    attempts: int = 1
+
+    @property
+    def failed_fraction(self) -> float:
+        """Calls the UAC did not complete (failed or never finished), as a fraction."""
+        return (self.calls - self.successful) / self.calls if self.calls else 1.0
+
+    @property
+    def cpu_us_per_call(self) -> float:
+        """Proxy CPU time per completed call, in µs."""
+        return self.server_cpu_s / self.successful * 1e6 if self.successful else float("nan")
+
+    @property
+    def passed(self) -> bool:
+        """Fewer than 0.1 % failed and the target rate was reached."""
+        return (self.failed_fraction < MAX_FAILED
+                and self.achieved_rate >= MIN_RATE_REACHED * self.target_rate)
+
+    @property
+    def others_cores(self) -> float:
+        """Other jobs' CPU during the run, in cores."""
+        return self.other_cpu_s / self.wall_s if self.wall_s else 0.0
+
+    def pct(self, seconds: float) -> float:
+        """CPU seconds over the run as % of one core."""
+        return 100 * seconds / self.wall_s if self.wall_s else 0.0
+
+    def summary(self) -> dict:
+        """Fields plus the derived values, for JSON."""
+        return {**asdict(self), "failed_fraction": self.failed_fraction,
+                "cpu_us_per_call": self.cpu_us_per_call, "passed": self.passed,
+                "server_cpu_pct": self.pct(self.server_cpu_s),
+                "uac_cpu_pct": self.pct(self.uac_cpu_s), "uas_cpu_pct": self.pct(self.uas_cpu_s)}
+
+
+def apply_uac_row(run: CallRun, row: dict[str, str]) -> None:
+    """Fill the UAC's counters of ``run`` from the last line of its -trace_stat CSV."""
+    run.successful = sipp_count(row, "SuccessfulCall(C)")
+    run.failed = sipp_count(row, "FailedCall(C)")
+    run.retransmissions = sipp_count(row, "Retransmissions(C)")
+    try:
+        run.achieved_rate = float(row.get("CallRate(C)", "") or 0)
+    except ValueError:
+        run.achieved_rate = 0.0
+    run.invite_to_200_ms = sipp_duration_ms(row.get("ResponseTime1(C)", ""))
+
+
+def _spawn(cmd: list[str], workdir: Path, log: Path) -> subprocess.Popen:
+    """Start one sipp, remembered in _LIVE until it is reaped."""
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, cwd=workdir, stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=subprocess.STDOUT)
+    _LIVE.add(proc)
+    return proc
+
+
+def _reap(proc: subprocess.Popen, grace: float) -> float:
+    """Wait up to ``grace`` s for a sipp, then SIGTERM, then SIGKILL; its CPU seconds."""
+    deadline = time.monotonic() + grace
+    status = None
+    while status is None:
+        try:
+            pid, raw, usage = os.wait4(proc.pid, os.WNOHANG)
+        except ChildProcessError:  # already reaped by Popen.poll(): its CPU is unknown
+            _LIVE.discard(proc)
+            return 0.0
+        if pid:
+            status = raw
+            break
+        if time.monotonic() >= deadline:
+            proc.send_signal(signal.SIGTERM if grace > 0 else signal.SIGKILL)
+            grace = 0.0
+            deadline = time.monotonic() + 3
+        time.sleep(0.05)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    _LIVE.discard(proc)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _wait_bound(port: int, proc: subprocess.Popen, timeout: float = 5.0) -> None:
+    """Wait until something (the UAS just started) holds UDP ``port`` on 127.0.0.1."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            try:
+                sock.bind((HOST, port))
+            except OSError:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"the UAS did not bind 127.0.0.1:{port} (exit {proc.poll()})")
+
+
+def run_calls(proxy: Proxy, rate: int, calls: int, workdir: Path, tag: str) -> CallRun:
+    """A fresh UAS, then the UAC places ``calls`` calls at ``rate``/s through ``proxy``.
+
+    Bounded: the UAC is killed at calls/rate + recv timeout + 15 s, the UAS
+    a few seconds after the UAC has ended.
+    """
+    limit_s = calls / rate + RECV_TIMEOUT_MS / 1000 + 15
+    uac_stat, uas_stat = workdir / f"uac-{tag}.csv", workdir / f"uas-{tag}.csv"
+    buff = str(4 * 1024 * 1024)
+    uas_cmd = [SIPP, "-sf", str(UAS_XML), "-t", "u1", "-i", HOST, "-p", str(proxy.uas_port),
+               "-m", str(calls), "-nr", "-recv_timeout", str(RECV_TIMEOUT_MS),
+               "-buff_size", buff, "-nostdin", "-trace_stat", "-stf", str(uas_stat), "-fd", "1"]
+    uac_cmd = [SIPP, f"{HOST}:{proxy.port}", "-sf", str(UAC_XML), "-t", "u1", "-i", HOST,
+               "-p", str(free_port()), "-m", str(calls), "-r", str(rate), "-rp", "1000",
+               "-l", str(max(1000, 2 * rate)), "-nr", "-recv_timeout", str(RECV_TIMEOUT_MS),
+               "-buff_size", buff, "-nostdin", "-trace_stat", "-stf", str(uac_stat), "-fd", "1"]
+    run = CallRun(proxy=proxy.name, target_rate=rate, calls=calls)
+    uas = _spawn(uas_cmd, workdir, workdir / f"uas-{tag}.log")
+    try:
+        _wait_bound(proxy.uas_port, uas)
+        cpu0, busy0, t0 = proxy.cpu(), system_busy(), time.monotonic()
+        uac = _spawn(uac_cmd, workdir, workdir / f"uac-{tag}.log")
+        watchdog = threading.Timer(limit_s, uac.kill)
+        watchdog.start()
+        sampler = CpuSampler({"server": proxy.pids, "uac": [uac.pid], "uas": [uas.pid]})
+        sampler.start()
+        try:
+            run.uac_cpu_s = _reap(uac, limit_s + 5)
+        finally:
+            watchdog.cancel()
+        run.uas_cpu_s = _reap(uas, UAS_TIMEWAIT_S + 3)
+        sampler.done.set()
+        sampler.join()
+    finally:
+        for proc in (p for p in list(_LIVE) if p.poll() is None):
+            proc.kill()
+    peaks = sampler.peaks()
+    run.peak_server_cpu_pct = peaks.get("server", 0.0)
+    run.peak_uac_cpu_pct, run.peak_uas_cpu_pct = peaks.get("uac", 0.0), peaks.get("uas", 0.0)
+    run.wall_s = time.monotonic() - t0
+    user1, sys1 = proxy.cpu()
+    run.server_cpu_s = user1 + sys1 - sum(cpu0)
+    run.server_sys_s = sys1 - cpu0[1]
+    run.other_cpu_s = max(0.0, system_busy() - busy0 - run.server_cpu_s - run.uac_cpu_s
+                          - run.uas_cpu_s)
+    run.uac_rc = uac.returncode
+    apply_uac_row(run, sipp_stat_row(uac_stat))
+    uas_row = sipp_stat_row(uas_stat)
+    run.uas_successful = sipp_count(uas_row, "SuccessfulCall(C)")
+    run.uas_failed = sipp_count(uas_row, "FailedCall(C)")
+    return run
+
+
+# ------------------------------------------------------------------ measurements
+
+
+def fixed_rate(proxies: list[Proxy], rate: int, calls: int, repeat: int,
+               workdir: Path) -> dict[str, list[CallRun]]:
+    """``repeat`` runs of ``calls`` at ``rate`` per proxy, proxies interleaved."""
+    runs: dict[str, list[CallRun]] = {p.name: [] for p in proxies}
+    for i in range(repeat):
+        for proxy in proxies:
+            run = run_calls(proxy, rate, calls, workdir, f"fixed-{proxy.name}-{rate}-{i}")
+            runs[proxy.name].append(run)
+            print(f"  {rate:>5}/s {proxy.name:<14} #{i + 1}: {run.cpu_us_per_call:7.1f} us/call  "
+                  f"ok {run.successful}/{run.calls}  achieved {run.achieved_rate:.0f}/s  "
+                  f"INVITE->200 {run.invite_to_200_ms:.1f} ms  "
+                  f"proxy {run.pct(run.server_cpu_s):.0f}%  uac {run.pct(run.uac_cpu_s):.0f}%  "
+                  f"uas {run.pct(run.uas_cpu_s):.0f}%  others {run.others_cores:.1f} cores",
+                  flush=True)
+            time.sleep(1)
+    return runs
+
+
+def bisect_rate(best: int, failing: int) -> int | None:
+    """The next rate to try between a passing and a failing one, or None when close enough.
+
+    Rounded to a grain of about 5 % of the passing rate (at least 50/s), so
+    that a bisection never asks for a resolution the steps cannot give.
+    """
+    grain = max(50, int(round(best * 0.05 / 50)) * 50)
+    mid = int(round((best + failing) / 2 / grain)) * grain
+    return None if mid <= best or mid >= failing else mid
+
+
+def max_rate(runs: list[CallRun]) -> tuple[int, CallRun | None]:
+    """Highest passing rate below the lowest failing one (0 when none), and that failing run.
+
+    A pass above a failure (noise) does not count: the rate must hold all the way up.
+    """
+    failing = min((r for r in runs if not r.passed), key=lambda r: r.target_rate, default=None)
+    ceiling = failing.target_rate if failing else math.inf
+    best = max((r.target_rate for r in runs if r.passed and r.target_rate < ceiling), default=0)
+    return best, failing
+
+
+def ramp(proxy: Proxy, steps: list[int], seconds: float, refine: int, retries: int,
+         workdir: Path, tag: str, deadline: float) -> list[CallRun]:
+    """Step the rate up until a step fails, then bisect ``refine`` times; stops at ``deadline``."""
+    runs: list[CallRun] = []
+    for rate in steps:
+        if time.monotonic() > deadline:
+            print(f"    {proxy.name}: ramp time budget spent, stopping at {rate}/s", flush=True)
+            break
+        run = ramp_step(proxy, rate, seconds, retries, workdir, tag)
+        runs.append(run)
+        if not run.passed:
+            break
+    best, failing = max_rate(runs)
+    for _ in range(refine):
+        if not best or failing is None or time.monotonic() > deadline:
+            break
+        mid = bisect_rate(best, failing.target_rate)
+        if mid is None:
+            break
+        run = ramp_step(proxy, mid, seconds, retries, workdir, tag)
+        runs.append(run)
+        if run.passed:
+            best = mid
+        else:
+            failing = run
+    return runs
+
+
+def ramp_step(proxy: Proxy, rate: int, seconds: float, retries: int, workdir: Path,
+              tag: str) -> CallRun:
+    """One ramp step: ``rate`` calls/s for ``seconds``; a step that failed while other jobs
+    used more than CONTENDED_CORES is run again, at most ``retries`` times."""
+    for attempt in range(retries + 1):
+        run = run_calls(proxy, rate, max(1, int(rate * seconds)), workdir,
+                        f"ramp-{tag}-{rate}-{attempt}")
+        print(f"    {proxy.name:<14} {rate:>5}/s: {'pass' if run.passed else 'FAIL'}  "
+              f"achieved {run.achieved_rate:6.0f}/s  failed {100 * run.failed_fraction:6.3f}%  "
+              f"peak CPU proxy {run.peak_server_cpu_pct:3.0f}% uac {run.peak_uac_cpu_pct:3.0f}% "
+              f"uas {run.peak_uas_cpu_pct:3.0f}%  others {run.others_cores:.1f} cores",
+              flush=True)
+        time.sleep(1)
+        if run.passed or run.others_cores <= CONTENDED_CORES or attempt == retries:
+            break
+        print(f"    {proxy.name:<14} {rate:>5}/s: failed while others used "
+              f"{run.others_cores:.1f} cores: once more after 3 s", flush=True)
+        time.sleep(3)
+    run.attempts = attempt + 1
+    return run
+
+
+def limit_of(run: CallRun | None) -> str:
+    """Who looks saturated at a failing step: the proxy, sipp, or neither (noise?)."""
+    if run is None:
+        return "none (all steps passed)"
+    server, uac, uas = run.peak_server_cpu_pct, run.peak_uac_cpu_pct, run.peak_uas_cpu_pct
+    parts = [f"peak CPU proxy {server:.0f}% / uac {uac:.0f}% / uas {uas:.0f}% "
+             f"at {run.target_rate}/s"]
+    if max(uac, uas) >= 90 and max(uac, uas) >= server:
+        parts.append("sipp-bound")
+    elif server >= 90:
+        parts.append("proxy-bound")
+    elif (server + uac + uas) / 100 + run.others_cores >= 0.9 * (os.cpu_count() or 1):
+        parts.append("machine-bound (all cores busy)")
+    return ", ".join(parts)
+
+
+# ------------------------------------------------------------------ profiles
+
+
+def profile_ksrpy(script: str, rate: int, calls: int, workdir: Path) -> str:
+    """ksrpy under cProfile at a fixed rate; the top 25 functions by tottime and cumtime."""
+    prof = workdir / "ksrpy-stateful.prof"
+    proxy = Proxy("ksrpy-cprofile", "ksrpy", script=script, profile=prof)
+    proxy.start(workdir)
+    try:
+        run = run_calls(proxy, rate, calls, workdir, "cprofile")
+    finally:
+        proxy.stop()
+    out = io.StringIO()
+    print(f"cProfile of ksrpy ({script}) at {rate}/s: {run.successful} of {run.calls} calls "
+          f"completed, {run.cpu_us_per_call:.0f} us/call with the profiler on; times are wall "
+          "clock (the event loop's own time is mostly the idle wait)", file=out)
+    if prof.exists():
+        stats = pstats.Stats(str(prof), stream=out)
+        stats.sort_stats("tottime").print_stats(25)
+        stats.sort_stats("cumulative").print_stats(25)
+    else:
+        print("no profile written (ksrpy did not stop cleanly)", file=out)
+    return out.getvalue()
+
+
+def pyspy_ksrpy(script: str, rate: int, calls: int, workdir: Path) -> str:
+    """Sample ksrpy with py-spy (on-CPU samples) during a fixed-rate run; top 25 tables."""
+    pyspy = shutil.which("py-spy")
+    if pyspy is None:
+        return "py-spy not installed (pip install py-spy): no sampling profile"
+    proxy = Proxy("ksrpy-pyspy", "ksrpy", script=script)
+    proxy.start(workdir)
+    raw = workdir / "pyspy-stateful.txt"
+    duration = max(2, int(calls / rate) - 2)
+    result: list[CallRun] = []
+    try:
+        load = threading.Thread(target=lambda: result.append(
+            run_calls(proxy, rate, calls, workdir, "pyspy")))
+        load.start()
+        time.sleep(1)
+        proc = subprocess.run([pyspy, "record", "-d", str(duration), "-r", "250", "-f", "raw",
+                               "-o", str(raw), "-p", str(proxy.pids[0])],
+                              capture_output=True, text=True, timeout=duration + 30)
+        load.join(timeout=calls / rate + RECV_TIMEOUT_MS / 1000 + 30)
+    finally:
+        proxy.stop()
+    if proc.returncode != 0 or not raw.exists():
+        return f"py-spy failed: {proc.stderr.strip()[-500:]}"
+    total, own, inclusive = pyspy_tables(raw.read_text())
+    out = io.StringIO()
+    done = f"{result[0].successful}/{result[0].calls} calls" if result else "run unfinished"
+    print(f"py-spy, ksrpy ({script}) at {rate}/s ({done}): {total} on-CPU samples of the main "
+          f"thread at 250 Hz over {duration} s ({100 * total / (250 * duration):.0f}% of one "
+          "core); C code called from Python is counted in its Python caller", file=out)
+    for title, table in (("own", own), ("inclusive (ksrpy code only)", inclusive)):
+        print(f"  top 25 by {title} samples:", file=out)
+        for line in top_lines(table, total, 25):
+            print(f"    {line}", file=out)
+    return out.getvalue()
+
+
+# ------------------------------------------------------------------ main
+
+
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    """SIGTERM ends the benchmark through its cleanup (finally blocks)."""
+    raise SystemExit(128 + signum)
+
+
+def main() -> int:
+    """Command line entry point."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true",
+                    help="1 repeat, 300/s for 5 s, 1.5 s ramp steps 500..6000/s, no bisection "
+                    "(under a minute)")
+    ap.add_argument("--rates", default=None, help="fixed rates, comma-separated (300,1000)")
+    ap.add_argument("--seconds", type=float, default=None,
+                    help="length of a fixed-rate run (20 s; --calls overrides)")
+    ap.add_argument("--calls", type=int, default=None, help="calls per fixed-rate run")
+    ap.add_argument("--repeat", type=int, default=None, help="runs per measurement (3)")
+    ap.add_argument("--steps", default=None, help="comma-separated ramp rates "
+                    f"(default {','.join(map(str, DEFAULT_STEPS))})")
+    ap.add_argument("--step-seconds", type=float, default=None,
+                    help="length of one ramp step at its target rate (default 4)")
+    ap.add_argument("--refine", type=int, default=None,
+                    help="bisections after the first failing ramp step (default 2)")
+    ap.add_argument("--retries", type=int, default=None,
+                    help="re-runs of a ramp step that failed while others used > 0.5 core (2)")
+    ap.add_argument("--ramp-budget", type=float, default=None,
+                    help="seconds one ramp may take before it stops stepping up (300)")
+    ap.add_argument("--only", choices=["ksrpy", "kamailio"], default=None)
+    ap.add_argument("--script", choices=sorted(SCRIPTS), default="cfg",
+                    help="ksrpy's script: cfg = bench/ksrpy-stateful.cfg (the shared routes, "
+                    "default), py = bench/ksrpy-stateful.py (KSR twin)")
+    ap.add_argument("--variants", action="store_true",
+                    help="also ksrpy with the other script and with KSRPY_PURE=1")
+    ap.add_argument("--no-ramp", action="store_true", help="skip the max-rate search")
+    ap.add_argument("--profile", action="store_true",
+                    help="also a cProfile run of ksrpy (top 25 by tottime and cumulative)")
+    ap.add_argument("--pyspy", action="store_true",
+                    help="also a py-spy sampling profile of ksrpy at the first fixed rate")
+    ap.add_argument("--json", type=Path, default=None, help="where to write the JSON results")
+    args = ap.parse_args()
+
+    rates = [int(r) for r in args.rates.split(",")] if args.rates else (
+        [300] if args.quick else DEFAULT_RATES)
+    seconds = args.seconds or (5.0 if args.quick else 20.0)
+    repeat = args.repeat or (1 if args.quick else 3)
+    step_seconds = args.step_seconds or (1.5 if args.quick else 4.0)
+    refine = args.refine if args.refine is not None else (0 if args.quick else 2)
+    retries = args.retries if args.retries is not None else (0 if args.quick else 2)
+    budget = args.ramp_budget or (40.0 if args.quick else 300.0)
+    steps = ([int(s) for s in args.steps.split(",")] if args.steps
+             else QUICK_STEPS if args.quick else DEFAULT_STEPS)
+    if any(r <= 0 for r in rates + steps) or seconds <= 0 or step_seconds <= 0:
+        ap.error("rates, steps and lengths must be positive")
+    calls_of = {r: args.calls or max(1, int(r * seconds)) for r in rates}
+    if any(c / r > 120 for r, c in calls_of.items()):
+        ap.error("a fixed-rate run is limited to 120 s: fewer --calls or a shorter --seconds")
+    if not Path(SIPP).exists():
+        print("sipp not found (apt-get install sip-tester)", file=sys.stderr)
+        return 2
+
+    proxies: list[Proxy] = []
+    if args.only != "kamailio":
+        proxies.append(Proxy("ksrpy", "ksrpy", script=args.script))
+        if args.variants:
+            other = "py" if args.script == "cfg" else "cfg"
+            proxies.append(Proxy(f"ksrpy-{other}", "ksrpy", script=other))
+            proxies.append(Proxy("ksrpy-pure", "ksrpy", script=args.script,
+                                 env={"KSRPY_PURE": "1"}))
+    if args.only != "ksrpy":
+        if not Path(KAMAILIO).exists():
+            print("kamailio not found (apt-get install kamailio)", file=sys.stderr)
+            return 2
+        check_kamailio_cfg()
+        proxies.append(Proxy("kamailio", "kamailio"))
+
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    workdir = Path(tempfile.mkdtemp(prefix="ksrpy-stateful-bench-"))
+    report: dict = {"date": time.strftime("%Y-%m-%d %H:%M:%S %z"), "cpus": os.cpu_count(),
+                    "commit": git_commit(),
+                    "loadavg_start": Path("/proc/loadavg").read_text().split()[:3],
+                    "rates": rates, "calls": calls_of, "repeat": repeat, "steps": steps,
+                    "step_seconds": step_seconds, "refine": refine, "workdir": str(workdir),
+                    "ksrpy_script": args.script, "proxies": {}}
+    started = time.monotonic()
+    try:
+        for proxy in proxies:
+            proxy.start(workdir)
+            print(f"{proxy.name}: port {proxy.port}, UAS port {proxy.uas_port}, "
+                  f"pids {proxy.pids}  {proxy.banner}", flush=True)
+            warm = run_calls(proxy, 100, 100, workdir, f"warmup-{proxy.name}")
+            if warm.successful < 95:
+                raise RuntimeError(f"{proxy.name}: only {warm.successful} of 100 warm-up calls "
+                                   f"completed; see {workdir}")
+
+        fixed: dict[int, dict[str, list[CallRun]]] = {}
+        for rate in rates:
+            print(f"fixed rate: {calls_of[rate]} calls at {rate}/s, {repeat} runs", flush=True)
+            fixed[rate] = fixed_rate(proxies, rate, calls_of[rate], repeat, workdir)
+        ramps: dict[str, list[list[CallRun]]] = {p.name: [] for p in proxies}
+        if not args.no_ramp:
+            print(f"max rate: steps {steps}, {step_seconds:g} s each, {refine} bisections, "
+                  f"{repeat} ramps", flush=True)
+            for i in range(repeat):
+                for proxy in proxies:
+                    ramps[proxy.name].append(ramp(proxy, steps, step_seconds, refine, retries,
+                                                  workdir, f"{proxy.name}-{i}",
+                                                  time.monotonic() + budget))
+        for proxy in proxies:
+            found = [max_rate(r) for r in ramps[proxy.name]]
+            report["proxies"][proxy.name] = {
+                "banner": proxy.banner,
+                "pids": len(proxy.pids),
+                "fixed": {str(rate): fixed_summary(fixed[rate][proxy.name]) for rate in rates},
+                "max_rate": median([f[0] for f in found]) if found else None,
+                "max_rate_runs": [f[0] for f in found],
+                "limit_at_failing_step": [limit_of(f[1]) for f in found],
+                "ramps": [[r.summary() for r in runs] for runs in ramps[proxy.name]],
+            }
+    finally:
+        for proxy in proxies:
+            proxy.stop()
+        for proc in list(_LIVE):
+            if proc.poll() is None:
+                proc.kill()
+
+    first = rates[0]
+    if args.profile and args.only != "kamailio":
+        rate = max(50, first // 2)  # the profiler roughly doubles ksrpy's cost
+        report["profile"] = profile_ksrpy(args.script, rate, int(rate * min(seconds, 10)),
+                                          workdir)
+    if args.pyspy and args.only != "kamailio":
+        report["pyspy"] = pyspy_ksrpy(args.script, first, int(first * max(seconds, 8)),
+                                      workdir)
+
+    report["wall_s"] = time.monotonic() - started
+    report["loadavg_end"] = Path("/proc/loadavg").read_text().split()[:3]
+    print_report(report)
+    path = args.json or RESULTS / f"stateful-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"results: {path} (sipp and proxy logs: {workdir})")
+    return 0
+
+
+def fixed_summary(runs: list[CallRun]) -> dict:
+    """Medians of the fixed-rate runs of one proxy at one rate, and the runs themselves."""
+    return {
+        "cpu_us_per_call": median([r.cpu_us_per_call for r in runs]),
+        "cpu_us_per_call_runs": [r.cpu_us_per_call for r in runs],
+        "failed_fraction": median([r.failed_fraction for r in runs]),
+        "invite_to_200_ms": median([r.invite_to_200_ms for r in runs]),
+        "sys_share": median([r.server_sys_s / r.server_cpu_s for r in runs if r.server_cpu_s]),
+        "server_cpu_pct": median([r.pct(r.server_cpu_s) for r in runs]),
+        "uac_cpu_pct": median([r.pct(r.uac_cpu_s) for r in runs]),
+        "uas_cpu_pct": median([r.pct(r.uas_cpu_s) for r in runs]),
+        "others_cores": median([r.others_cores for r in runs]),
+        "runs": [r.summary() for r in runs],
+    }
+
+
+def print_report(report: dict) -> None:
+    """Tables of medians and the ratios ksrpy/Kamailio."""
+    results = report["proxies"]
+    print()
+    print(f"Stateful calls over UDP (INVITE 100 180 200 ACK BYE 200), medians of "
+          f"{report['repeat']}; {report['cpus']} CPUs; ksrpy {report['commit']}")
+    print(f"{'proxy':<14} {'rate/s':>6} {'CPU us/call':>11} {'sys%':>4} {'proxy%':>6} "
+          f"{'uac%':>4} {'uas%':>4} {'others':>6} {'failed%':>7} {'INV->200 ms':>11}")
+    for name, r in results.items():
+        for rate, f in r["fixed"].items():
+            print(f"{name:<14} {rate:>6} {f['cpu_us_per_call']:11.1f} "
+                  f"{100 * f['sys_share']:4.0f} {f['server_cpu_pct']:6.0f} "
+                  f"{f['uac_cpu_pct']:4.0f} {f['uas_cpu_pct']:4.0f} {f['others_cores']:6.1f} "
+                  f"{100 * f['failed_fraction']:7.3f} {f['invite_to_200_ms']:11.2f}")
+    if any(r["max_rate_runs"] for r in results.values()):
+        print(f"{'proxy':<14} {'max calls/s':>11}  runs / limit at the failing step")
+        for name, r in results.items():
+            rate = "-" if r["max_rate"] is None else f"{r['max_rate']:.0f}"
+            print(f"{name:<14} {rate:>11}  {r['max_rate_runs']} / "
+                  f"{'; '.join(r['limit_at_failing_step'])}")
+    kam = results.get("kamailio")
+    if kam:
+        for name, r in results.items():
+            if name == "kamailio":
+                continue
+            parts = [f"CPU per call at {rate}/s {f['cpu_us_per_call'] / kfix:.1f}x"
+                     for rate, f in r["fixed"].items()
+                     if (kfix := kam["fixed"][rate]["cpu_us_per_call"]) and kfix == kfix]
+            if r["max_rate"] and kam["max_rate"]:
+                parts.append(f"max call rate {r['max_rate'] / kam['max_rate']:.2f}x")
+            print(f"ratio {name}/kamailio: {', '.join(parts)}")
+    for key in ("pyspy", "profile"):
+        if key in report:
+            print()
+            print(report[key])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
