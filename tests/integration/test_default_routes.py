@@ -166,6 +166,12 @@ def digest(challenge: bytes, hname: str, aname: str, user: str, password: str, m
 # ------------------------------------------------------------------ sipp
 
 
+def udp_bound(port: int) -> bool:
+    """True when some socket is bound to this UDP port (read from /proc/net/udp)."""
+    text = Path("/proc/net/udp").read_text()
+    return any(line.split()[1].endswith(f":{port:04X}") for line in text.splitlines()[1:])
+
+
 @contextmanager
 def sipp_uas(scenario: str, port: int, calls: int = 1) -> Iterator[subprocess.Popen[str]]:
     workdir = tempfile.mkdtemp(prefix="uas-")
@@ -176,7 +182,10 @@ def sipp_uas(scenario: str, port: int, calls: int = 1) -> Iterator[subprocess.Po
                             stdin=subprocess.DEVNULL, cwd=workdir)
     proc.workdir = workdir  # type: ignore[attr-defined]
     try:
-        time.sleep(0.3)  # let it bind
+        deadline = time.monotonic() + 15
+        while not udp_bound(port) and proc.poll() is None:
+            assert time.monotonic() < deadline, "sipp did not bind its port"
+            time.sleep(0.05)
         yield proc
     finally:
         if proc.poll() is None:
