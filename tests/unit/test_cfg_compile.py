@@ -342,20 +342,20 @@ def test_syntax_errors_are_all_reported(tmp_path: Path) -> None:
 
 def test_module_errors(tmp_path: Path) -> None:
     errors = _errors(tmp_path, """\
-        loadmodule "acc.so"
-        loadmodule "acc.so"
+        loadmodule "dialog.so"
+        loadmodule "dialog.so"
         modparam("maxfwd", "max_limt", 10)
         modparam("maxfwd", "max_limit", "abc")
         modparam("rr", "enable_full_lr", 1)
-        request_route { acc_log_request("200 ok"); }
+        request_route { dlg_manage(); }
     """)
     text = "\n".join(errors)
-    assert text.count("module 'acc' is not available in ksrpy") == 1
+    assert text.count("module 'dialog' is not available in ksrpy") == 1
     assert "no parameter 'max_limt'" in text
     assert "expects an integer" in text
     assert "modparam for module 'rr', which is not loaded" in text
-    # acc_log_request() is not reported: its module is missing, that error says it all.
-    assert "acc_log_request" not in text
+    # dlg_manage() is not reported: its module is missing, that error says it all.
+    assert "dlg_manage" not in text
 
 
 def test_constant_type_errors_are_load_errors(tmp_path: Path) -> None:
@@ -409,6 +409,6 @@ def test_runtime_error_names_the_cfg_line(tmp_path: Path, caplog: pytest.LogCapt
 
 def test_check_syntax_only_skips_module_lookups(tmp_path: Path) -> None:
     path = tmp_path / "lint.cfg"
-    path.write_text('loadmodule "acc.so"\nrequest_route { acc_log_request("x"); }\n')
+    path.write_text('loadmodule "dialog.so"\nrequest_route { dlg_manage(); }\n')
     assert check_script(str(path), Engine(), syntax_only=True) == []
     assert check_script(str(path), Engine())
