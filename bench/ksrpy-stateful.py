@@ -10,6 +10,11 @@ against the cfg interpreter on the same calls.
 import KSR
 
 
+def ksr_modparams(defines: dict) -> dict:
+    """The transaction table bound of bench/ksrpy-stateful.cfg (see there)."""
+    return {"tm": {"max_transactions": 300000}}
+
+
 def ksr_request_route() -> None:
     """Per request: REQINIT, CANCEL, in-dialog, then record-route and relay to the UAS."""
     reqinit()

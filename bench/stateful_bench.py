@@ -97,6 +97,14 @@ KAMAILIO_SHM_MB = 1024
 #: Kamailio's private memory per process (MiB, -M).
 KAMAILIO_PKG_MB = 16
 
+#: After a fixed-rate run, the proxy's CPU is read again this long after the UAS ended:
+#: the transactions of the last calls end then (ksrpy: timers L, M and J, 64*T1 = 32 s;
+#: Kamailio: wt_timer 5 s), and their timers' work belongs to the calls.
+SETTLE_S = 36.0
+#: Ramp steps below this fraction of the rate one core would carry at the fixed-rate CPU
+#: per call are skipped: they would pass.
+SKIP_BELOW = 0.3
+
 DEFAULT_RATES = [300, 1000]
 DEFAULT_STEPS = [250, 500, 750, 1000, 1500, 2000, 3000, 4000, 5000, 6000, 8000]
 QUICK_STEPS = [500, 1000, 2000, 4000, 6000]
@@ -202,6 +210,15 @@ class Proxy:
                                 self.log.read_text(errors="replace").splitlines()
                                 if "event loop" in line), f"script {SCRIPTS[self.script]}")
 
+    @property
+    def key(self) -> str:
+        """Names this running instance (a fresh one of the same name runs the ramps)."""
+        return f"{self.name}:{self.port}"
+
+    def fresh(self) -> Proxy:
+        """A new, unstarted instance of the same proxy."""
+        return Proxy(self.name, self.kind, script=self.script, env=dict(self.env))
+
     def cpu(self) -> tuple[float, float]:
         """User and system CPU seconds used so far by the proxy's processes."""
         return cpu_times(self.pids)
@@ -256,6 +273,7 @@ class CallRun:
     wall_s: float = 0.0
     server_cpu_s: float = 0.0
     server_sys_s: float = 0.0
+    tail_cpu_s: float = float("nan")  # proxy CPU from the end of the run to SETTLE_S later
     uac_cpu_s: float = 0.0
     uas_cpu_s: float = 0.0
     other_cpu_s: float = 0.0
@@ -276,6 +294,13 @@ class CallRun:
         return self.server_cpu_s / self.successful * 1e6 if self.successful else float("nan")
 
     @property
+    def total_cpu_us_per_call(self) -> float:
+        """Proxy CPU per completed call including the timer tail after the run, in µs."""
+        if not self.successful or self.tail_cpu_s != self.tail_cpu_s:
+            return float("nan")
+        return (self.server_cpu_s + self.tail_cpu_s) / self.successful * 1e6
+
+    @property
     def passed(self) -> bool:
         """Fewer than 0.1 % failed and the target rate was reached."""
         return (self.failed_fraction < MAX_FAILED
@@ -293,7 +318,8 @@ class CallRun:
     def summary(self) -> dict:
         """Fields plus the derived values, for JSON."""
         return {**asdict(self), "failed_fraction": self.failed_fraction,
-                "cpu_us_per_call": self.cpu_us_per_call, "passed": self.passed,
+                "cpu_us_per_call": self.cpu_us_per_call,
+                "total_cpu_us_per_call": self.total_cpu_us_per_call, "passed": self.passed,
                 "server_cpu_pct": self.pct(self.server_cpu_s),
                 "uac_cpu_pct": self.pct(self.uac_cpu_s), "uas_cpu_pct": self.pct(self.uas_cpu_s)}
 
@@ -355,12 +381,41 @@ def _wait_bound(port: int, proc: subprocess.Popen, timeout: float = 5.0) -> None
     raise RuntimeError(f"the UAS did not bind 127.0.0.1:{port} (exit {proc.poll()})")
 
 
-def run_calls(proxy: Proxy, rate: int, calls: int, workdir: Path, tag: str) -> CallRun:
+#: Runs whose timer tail is still to be read: Proxy.key -> (run, end time, CPU then).
+_PENDING: dict[str, tuple[CallRun, float, float]] = {}
+
+
+def settle(proxy: Proxy) -> None:
+    """Read the timer tail of ``proxy``'s last fixed-rate run, waiting until it is over.
+
+    Called before the proxy's next run (so no other load of its own is in
+    the tail) and at the end; other proxies run meanwhile.
+    """
+    pending = _PENDING.pop(proxy.key, None)
+    if pending is None:
+        return
+    run, ended, cpu_then = pending
+    wait = ended + SETTLE_S - time.monotonic()
+    if wait > 1:
+        print(f"    {proxy.name}: {wait:.0f} s until the transactions of its last run end",
+              flush=True)
+    if wait > 0:
+        time.sleep(wait)
+    run.tail_cpu_s = sum(proxy.cpu()) - cpu_then
+    print(f"    {proxy.name}: {run.target_rate}/s run: {run.tail_cpu_s:.2f} s CPU in the "
+          f"{SETTLE_S:.0f} s after it, {run.total_cpu_us_per_call:.1f} us/call in all",
+          flush=True)
+
+
+def run_calls(proxy: Proxy, rate: int, calls: int, workdir: Path, tag: str,
+              tail: bool = False) -> CallRun:
     """A fresh UAS, then the UAC places ``calls`` calls at ``rate``/s through ``proxy``.
 
     Bounded: the UAC is killed at calls/rate + recv timeout + 15 s, the UAS
-    a few seconds after the UAC has ended.
+    a few seconds after the UAC has ended. With ``tail`` the proxy's CPU in
+    the SETTLE_S after the run is read later (``settle``) into ``tail_cpu_s``.
     """
+    settle(proxy)
     limit_s = calls / rate + RECV_TIMEOUT_MS / 1000 + 15
     uac_stat, uas_stat = workdir / f"uac-{tag}.csv", workdir / f"uas-{tag}.csv"
     buff = str(4 * 1024 * 1024)
@@ -398,6 +453,8 @@ def run_calls(proxy: Proxy, rate: int, calls: int, workdir: Path, tag: str) -> C
     user1, sys1 = proxy.cpu()
     run.server_cpu_s = user1 + sys1 - sum(cpu0)
     run.server_sys_s = sys1 - cpu0[1]
+    if tail:
+        _PENDING[proxy.key] = (run, time.monotonic(), user1 + sys1)
     run.other_cpu_s = max(0.0, system_busy() - busy0 - run.server_cpu_s - run.uac_cpu_s
                           - run.uas_cpu_s)
     run.uac_rc = uac.returncode
@@ -417,7 +474,8 @@ def fixed_rate(proxies: list[Proxy], rate: int, calls: int, repeat: int,
     runs: dict[str, list[CallRun]] = {p.name: [] for p in proxies}
     for i in range(repeat):
         for proxy in proxies:
-            run = run_calls(proxy, rate, calls, workdir, f"fixed-{proxy.name}-{rate}-{i}")
+            run = run_calls(proxy, rate, calls, workdir, f"fixed-{proxy.name}-{rate}-{i}",
+                            tail=True)
             runs[proxy.name].append(run)
             print(f"  {rate:>5}/s {proxy.name:<14} #{i + 1}: {run.cpu_us_per_call:7.1f} us/call  "
                   f"ok {run.successful}/{run.calls}  achieved {run.achieved_rate:.0f}/s  "
@@ -438,6 +496,31 @@ def bisect_rate(best: int, failing: int) -> int | None:
     grain = max(50, int(round(best * 0.05 / 50)) * 50)
     mid = int(round((best + failing) / 2 / grain)) * grain
     return None if mid <= best or mid >= failing else mid
+
+
+def ramp_steps(steps: list[int], predicted: float) -> list[int]:
+    """The ramp's steps without those below SKIP_BELOW of the ``predicted`` saturation rate.
+
+    The last step below that bound is kept as the start, so the ramp always
+    begins with a step that should pass; all steps are kept without a prediction.
+    """
+    if not predicted or predicted != predicted or predicted == math.inf:
+        return list(steps)
+    low = [s for s in steps if s < SKIP_BELOW * predicted]
+    return steps[max(0, len(low) - 1):]
+
+
+def predicted_rate(fixed: dict[int, dict[str, list[CallRun]]], name: str) -> float:
+    """Calls/s one core would carry at the lowest fixed-rate CPU per call (tail included)."""
+    costs = []
+    for runs in fixed.values():
+        values = [r.total_cpu_us_per_call for r in runs[name]]
+        if all(v != v for v in values):
+            values = [r.cpu_us_per_call for r in runs[name]]
+        cost = median([v for v in values if v == v])
+        if cost == cost and cost > 0:
+            costs.append(cost)
+    return 1e6 / min(costs) if costs else float("nan")
 
 
 def max_rate(runs: list[CallRun]) -> tuple[int, CallRun | None]:
@@ -600,13 +683,15 @@ def main() -> int:
     ap.add_argument("--steps", default=None, help="comma-separated ramp rates "
                     f"(default {','.join(map(str, DEFAULT_STEPS))})")
     ap.add_argument("--step-seconds", type=float, default=None,
-                    help="length of one ramp step at its target rate (default 4)")
+                    help="length of one ramp step at its target rate (default 40: longer than "
+                    "ksrpy's 32 s transaction lifetimes, so a step carries its own timers)")
+    ap.add_argument("--ramp-repeat", type=int, default=None, help="ramps per proxy (1)")
     ap.add_argument("--refine", type=int, default=None,
                     help="bisections after the first failing ramp step (default 2)")
     ap.add_argument("--retries", type=int, default=None,
                     help="re-runs of a ramp step that failed while others used > 0.5 core (2)")
     ap.add_argument("--ramp-budget", type=float, default=None,
-                    help="seconds one ramp may take before it stops stepping up (300)")
+                    help="seconds one ramp may take before it stops stepping up (600)")
     ap.add_argument("--only", choices=["ksrpy", "kamailio"], default=None)
     ap.add_argument("--script", choices=sorted(SCRIPTS), default="cfg",
                     help="ksrpy's script: cfg = bench/ksrpy-stateful.cfg (the shared routes, "
@@ -623,12 +708,13 @@ def main() -> int:
 
     rates = [int(r) for r in args.rates.split(",")] if args.rates else (
         [300] if args.quick else DEFAULT_RATES)
-    seconds = args.seconds or (5.0 if args.quick else 20.0)
+    seconds = args.seconds or (4.0 if args.quick else 20.0)
     repeat = args.repeat or (1 if args.quick else 3)
-    step_seconds = args.step_seconds or (1.5 if args.quick else 4.0)
+    step_seconds = args.step_seconds or (1.5 if args.quick else 40.0)
+    ramp_repeat = args.ramp_repeat or 1
     refine = args.refine if args.refine is not None else (0 if args.quick else 2)
     retries = args.retries if args.retries is not None else (0 if args.quick else 2)
-    budget = args.ramp_budget or (40.0 if args.quick else 300.0)
+    budget = args.ramp_budget or (30.0 if args.quick else 600.0)
     steps = ([int(s) for s in args.steps.split(",")] if args.steps
              else QUICK_STEPS if args.quick else DEFAULT_STEPS)
     if any(r <= 0 for r in rates + steps) or seconds <= 0 or step_seconds <= 0:
@@ -661,9 +747,11 @@ def main() -> int:
                     "commit": git_commit(),
                     "loadavg_start": Path("/proc/loadavg").read_text().split()[:3],
                     "rates": rates, "calls": calls_of, "repeat": repeat, "steps": steps,
-                    "step_seconds": step_seconds, "refine": refine, "workdir": str(workdir),
+                    "step_seconds": step_seconds, "ramp_repeat": ramp_repeat,
+                    "settle_s": SETTLE_S, "refine": refine, "workdir": str(workdir),
                     "ksrpy_script": args.script, "proxies": {}}
     started = time.monotonic()
+    started_here: list[Proxy] = []  # the ramps' instances
     try:
         for proxy in proxies:
             proxy.start(workdir)
@@ -678,15 +766,31 @@ def main() -> int:
         for rate in rates:
             print(f"fixed rate: {calls_of[rate]} calls at {rate}/s, {repeat} runs", flush=True)
             fixed[rate] = fixed_rate(proxies, rate, calls_of[rate], repeat, workdir)
+        if not args.quick:
+            for proxy in proxies:  # quick: the tails end while the ramps run
+                settle(proxy)
         ramps: dict[str, list[list[CallRun]]] = {p.name: [] for p in proxies}
         if not args.no_ramp:
-            print(f"max rate: steps {steps}, {step_seconds:g} s each, {refine} bisections, "
-                  f"{repeat} ramps", flush=True)
-            for i in range(repeat):
+            print(f"max rate: {step_seconds:g} s steps, {refine} bisections, {ramp_repeat} "
+                  f"ramp(s), each on a fresh instance; steps below {SKIP_BELOW:.0%} of the rate "
+                  "predicted from the CPU per call are skipped", flush=True)
+            plan = {p.name: ramp_steps(steps, predicted_rate(fixed, p.name)) for p in proxies}
+            for i in range(ramp_repeat):
                 for proxy in proxies:
-                    ramps[proxy.name].append(ramp(proxy, steps, step_seconds, refine, retries,
-                                                  workdir, f"{proxy.name}-{i}",
-                                                  time.monotonic() + budget))
+                    fresh = proxy.fresh()
+                    started_here.append(fresh)
+                    fresh.start(workdir)
+                    print(f"  {proxy.name}: steps {plan[proxy.name]} (port {fresh.port})",
+                          flush=True)
+                    try:
+                        ramps[proxy.name].append(ramp(fresh, plan[proxy.name], step_seconds,
+                                                      refine, retries, workdir,
+                                                      f"{proxy.name}-{i}",
+                                                      time.monotonic() + budget))
+                    finally:
+                        fresh.stop()
+        for proxy in proxies:
+            settle(proxy)
         for proxy in proxies:
             found = [max_rate(r) for r in ramps[proxy.name]]
             report["proxies"][proxy.name] = {
@@ -699,7 +803,7 @@ def main() -> int:
                 "ramps": [[r.summary() for r in runs] for runs in ramps[proxy.name]],
             }
     finally:
-        for proxy in proxies:
+        for proxy in proxies + started_here:
             proxy.stop()
         for proc in list(_LIVE):
             if proc.poll() is None:
@@ -729,6 +833,8 @@ def fixed_summary(runs: list[CallRun]) -> dict:
     return {
         "cpu_us_per_call": median([r.cpu_us_per_call for r in runs]),
         "cpu_us_per_call_runs": [r.cpu_us_per_call for r in runs],
+        "total_cpu_us_per_call": median([r.total_cpu_us_per_call for r in runs]),
+        "total_cpu_us_per_call_runs": [r.total_cpu_us_per_call for r in runs],
         "failed_fraction": median([r.failed_fraction for r in runs]),
         "invite_to_200_ms": median([r.invite_to_200_ms for r in runs]),
         "sys_share": median([r.server_sys_s / r.server_cpu_s for r in runs if r.server_cpu_s]),
@@ -746,11 +852,14 @@ def print_report(report: dict) -> None:
     print()
     print(f"Stateful calls over UDP (INVITE 100 180 200 ACK BYE 200), medians of "
           f"{report['repeat']}; {report['cpus']} CPUs; ksrpy {report['commit']}")
-    print(f"{'proxy':<14} {'rate/s':>6} {'CPU us/call':>11} {'sys%':>4} {'proxy%':>6} "
+    print(f"CPU us/call: during the run / with the {report['settle_s']:.0f} s after it "
+          "(the transactions' timers)")
+    print(f"{'proxy':<14} {'rate/s':>6} {'run':>8} {'+tail':>8} {'sys%':>4} {'proxy%':>6} "
           f"{'uac%':>4} {'uas%':>4} {'others':>6} {'failed%':>7} {'INV->200 ms':>11}")
     for name, r in results.items():
         for rate, f in r["fixed"].items():
-            print(f"{name:<14} {rate:>6} {f['cpu_us_per_call']:11.1f} "
+            print(f"{name:<14} {rate:>6} {f['cpu_us_per_call']:8.1f} "
+                  f"{f['total_cpu_us_per_call']:8.1f} "
                   f"{100 * f['sys_share']:4.0f} {f['server_cpu_pct']:6.0f} "
                   f"{f['uac_cpu_pct']:4.0f} {f['uas_cpu_pct']:4.0f} {f['others_cores']:6.1f} "
                   f"{100 * f['failed_fraction']:7.3f} {f['invite_to_200_ms']:11.2f}")
@@ -763,18 +872,29 @@ def print_report(report: dict) -> None:
     kam = results.get("kamailio")
     if kam:
         for name, r in results.items():
-            if name == "kamailio":
-                continue
-            parts = [f"CPU per call at {rate}/s {f['cpu_us_per_call'] / kfix:.1f}x"
-                     for rate, f in r["fixed"].items()
-                     if (kfix := kam["fixed"][rate]["cpu_us_per_call"]) and kfix == kfix]
-            if r["max_rate"] and kam["max_rate"]:
-                parts.append(f"max call rate {r['max_rate'] / kam['max_rate']:.2f}x")
-            print(f"ratio {name}/kamailio: {', '.join(parts)}")
+            if name != "kamailio":
+                print(f"ratio {name}/kamailio: {', '.join(ratios(r, kam))}")
     for key in ("pyspy", "profile"):
         if key in report:
             print()
             print(report[key])
+
+
+def ratios(mine: dict, kam: dict) -> list[str]:
+    """ksrpy/Kamailio ratios of the medians: CPU per call per rate, max call rate."""
+    parts = []
+    for rate, f in mine["fixed"].items():
+        k = kam["fixed"].get(rate)
+        if not k:
+            continue
+        run = f["cpu_us_per_call"] / k["cpu_us_per_call"] if k["cpu_us_per_call"] else math.nan
+        total = (f["total_cpu_us_per_call"] / k["total_cpu_us_per_call"]
+                 if k["total_cpu_us_per_call"] else math.nan)
+        parts.append(f"CPU per call at {rate}/s {run:.1f}x during the run, {total:.1f}x "
+                     "with the tail")
+    if mine["max_rate"] and kam["max_rate"]:
+        parts.append(f"max call rate {mine['max_rate'] / kam['max_rate']:.2f}x")
+    return parts
 
 
 if __name__ == "__main__":
