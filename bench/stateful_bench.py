@@ -609,13 +609,15 @@ def profile_ksrpy(script: str, rate: int, calls: int, workdir: Path) -> str:
     proxy = Proxy("ksrpy-cprofile", "ksrpy", script=script, profile=prof)
     proxy.start(workdir)
     try:
-        run = run_calls(proxy, rate, calls, workdir, "cprofile")
+        run = run_calls(proxy, rate, calls, workdir, "cprofile", tail=True)
+        settle(proxy)
     finally:
         proxy.stop()
     out = io.StringIO()
-    print(f"cProfile of ksrpy ({script}) at {rate}/s: {run.successful} of {run.calls} calls "
-          f"completed, {run.cpu_us_per_call:.0f} us/call with the profiler on; times are wall "
-          "clock (the event loop's own time is mostly the idle wait)", file=out)
+    print(f"cProfile of ksrpy ({script}) at {rate}/s, run and {SETTLE_S:.0f} s tail: "
+          f"{run.successful} of {run.calls} calls completed, {run.total_cpu_us_per_call:.0f} "
+          "us/call with the profiler on; times are wall clock (the event loop's own time is "
+          "mostly the idle wait)", file=out)
     if prof.exists():
         stats = pstats.Stats(str(prof), stream=out)
         stats.sort_stats("tottime").print_stats(25)
@@ -626,38 +628,51 @@ def profile_ksrpy(script: str, rate: int, calls: int, workdir: Path) -> str:
 
 
 def pyspy_ksrpy(script: str, rate: int, calls: int, workdir: Path) -> str:
-    """Sample ksrpy with py-spy (on-CPU samples) during a fixed-rate run; top 25 tables."""
+    """Sample ksrpy with py-spy during a fixed-rate run and during the SETTLE_S after it.
+
+    Returns the top 25 functions by own and by inclusive samples of each phase.
+    """
     pyspy = shutil.which("py-spy")
     if pyspy is None:
         return "py-spy not installed (pip install py-spy): no sampling profile"
     proxy = Proxy("ksrpy-pyspy", "ksrpy", script=script)
     proxy.start(workdir)
-    raw = workdir / "pyspy-stateful.txt"
     duration = max(2, int(calls / rate) - 2)
     result: list[CallRun] = []
+    phases: list[tuple[str, Path, int]] = []
     try:
         load = threading.Thread(target=lambda: result.append(
-            run_calls(proxy, rate, calls, workdir, "pyspy")))
+            run_calls(proxy, rate, calls, workdir, "pyspy", tail=True)))
         load.start()
         time.sleep(1)
-        proc = subprocess.run([pyspy, "record", "-d", str(duration), "-r", "250", "-f", "raw",
-                               "-o", str(raw), "-p", str(proxy.pids[0])],
-                              capture_output=True, text=True, timeout=duration + 30)
-        load.join(timeout=calls / rate + RECV_TIMEOUT_MS / 1000 + 30)
+        for phase, seconds in (("run", duration), ("tail", 0)):
+            if phase == "tail":
+                load.join(timeout=calls / rate + RECV_TIMEOUT_MS / 1000 + 30)
+                seconds = int(SETTLE_S)
+            raw = workdir / f"pyspy-stateful-{phase}.txt"
+            proc = subprocess.run([pyspy, "record", "-d", str(seconds), "-r", "250", "-f", "raw",
+                                   "-o", str(raw), "-p", str(proxy.pids[0])],
+                                  capture_output=True, text=True, timeout=seconds + 30)
+            if proc.returncode != 0 or not raw.exists():
+                return f"py-spy failed: {proc.stderr.strip()[-500:]}"
+            phases.append((phase, raw, seconds))
+        settle(proxy)
     finally:
         proxy.stop()
-    if proc.returncode != 0 or not raw.exists():
-        return f"py-spy failed: {proc.stderr.strip()[-500:]}"
-    total, own, inclusive = pyspy_tables(raw.read_text())
     out = io.StringIO()
-    done = f"{result[0].successful}/{result[0].calls} calls" if result else "run unfinished"
-    print(f"py-spy, ksrpy ({script}) at {rate}/s ({done}): {total} on-CPU samples of the main "
-          f"thread at 250 Hz over {duration} s ({100 * total / (250 * duration):.0f}% of one "
-          "core); C code called from Python is counted in its Python caller", file=out)
-    for title, table in (("own", own), ("inclusive (ksrpy code only)", inclusive)):
-        print(f"  top 25 by {title} samples:", file=out)
-        for line in top_lines(table, total, 25):
-            print(f"    {line}", file=out)
+    run = result[0] if result else None
+    done = (f"{run.successful}/{run.calls} calls, {run.cpu_us_per_call:.0f} us/call during the "
+            f"run, {run.total_cpu_us_per_call:.0f} with the tail") if run else "run unfinished"
+    print(f"py-spy, ksrpy ({script}) at {rate}/s ({done}); 250 Hz on-CPU samples of the main "
+          "thread; C code called from Python is counted in its Python caller", file=out)
+    for phase, raw, seconds in phases:
+        total, own, inclusive = pyspy_tables(raw.read_text())
+        print(f"  {phase}: {total} samples over {seconds} s "
+              f"({100 * total / (250 * seconds):.0f}% of one core)", file=out)
+        for title, table in (("own", own), ("inclusive (ksrpy code only)", inclusive)):
+            print(f"    top 25 by {title} samples:", file=out)
+            for line in top_lines(table, total, 25):
+                print(f"      {line}", file=out)
     return out.getvalue()
 
 
