@@ -77,7 +77,7 @@ class CorexModule(Module):
         else:
             branch = {"uri": ctx.ruri, "dst_uri": ctx.dst_uri,
                       "path": ctx.extra.get("path_vector"), "q": qval,
-                      "flags": ctx.extra.get("branch_flags", 0),
+                      "flags": int(ctx.extra.get("bflags", 0)),
                       "socket": ctx.extra.get("force_socket")}
         ctx.extra.setdefault("branches", []).append(branch)
         return 1

@@ -513,3 +513,47 @@ def ksr_failure():
     assert [(s.msg.status, s.msg.reason) for s in out if s.dest == UAC] == [(480, "Later")]
     marks = [x for x in b.logs if x.startswith(("branch", "bf"))]
     assert marks == ["branch route=1", "bf code=486"]
+
+
+# ------------------------------------------------------------------ flags in tm routes
+FLAGS = """
+request_route {
+    setflag(5);
+    setbflag(6);
+    t_on_branch("BR");
+    t_on_reply("RP");
+    t_on_failure("FL");
+    $du = "sip:127.0.0.1:5080";
+    append_branch("sip:carol@127.0.0.1:5090");
+    t_relay();
+    exit;
+}
+branch_route[BR] {
+    if ($T_branch_idx == 1) { setbflag(7); }
+}
+onreply_route[RP] {
+    xlog("L_ERR", "reply $T_branch_idx f5=$mf bf=$bf\\n");
+    setflag(8);
+    setbflag(9);
+}
+failure_route[FL] {
+    xlog("L_ERR", "failure $T_branch_idx mf=$mf bf=$bf\\n");
+}
+"""
+
+
+def test_message_and_branch_flags_are_in_hand_in_tm_routes(tmp_path: Path) -> None:
+    b = bench(tmp_path, FLAGS)
+    out = b.request(invite())
+    to_a, to_b = _to(out, A)[0].msg, _to(out, B)[0].msg
+    b.reply(answer(to_a, 180), src=A)
+    b.reply(answer(to_b, 486), src=B)
+    b.reply(answer(to_a, 603), src=A)
+    lines = [x for x in b.logs if x.startswith(("reply", "failure"))]
+    # branch 0: flag 6 from the request route; branch 1: append_branch's 0 plus 7 from branch_route
+    assert lines[0] == f"reply 0 f5={1 << 5} bf={1 << 6}"
+    # the onreply_route's setflag(8) is kept on the transaction for later routes
+    assert lines[1] == f"reply 1 f5={1 << 5 | 1 << 8} bf={1 << 7}"
+    assert lines[2] == f"reply 0 f5={1 << 5 | 1 << 8} bf={1 << 6 | 1 << 9}"
+    # failure_route: the 603 wins; its branch's flags (incl. 9 from onreply_route)
+    assert lines[3] == f"failure 0 mf={1 << 5 | 1 << 8} bf={1 << 6 | 1 << 9}"

@@ -449,14 +449,15 @@ class TmModule(TmFunctions, Module):
             return -1
         if proxy.saved is None:
             self._save(proxy)
-        targets = [(ctx.ruri, target or ctx.dst_uri or ctx.ruri)]
+        targets = [(ctx.ruri, target or ctx.dst_uri or ctx.ruri, int(ctx.extra.get("bflags", 0)))]
         for extra in ctx.extra.pop("branches", None) or ():
             targets.append((extra.get("uri") or ctx.ruri,
-                            extra.get("dst_uri") or extra.get("uri") or ctx.ruri))
+                            extra.get("dst_uri") or extra.get("uri") or ctx.ruri,
+                            int(extra.get("flags") or 0)))
         created = 0
         ctx.extra.pop("tm_branch_error", None)
-        for ruri, dst in targets:
-            created += self._add_branch(proxy, ruri, dst)
+        for ruri, dst, bflags in targets:
+            created += self._add_branch(proxy, ruri, dst, bflags)
         if not created:
             code, reason = ctx.extra.pop("tm_branch_error", None) or (500, "Unable to forward")
             ctx.extra["last_error"] = (code, reason)
@@ -468,8 +469,12 @@ class TmModule(TmFunctions, Module):
         ctx.forwarded = True
         return 1
 
-    def _add_branch(self, proxy: ProxyTransaction, ruri: str, dst: str) -> bool:
-        """Run branch_route on this branch's copy, then send it in a client transaction."""
+    def _add_branch(self, proxy: ProxyTransaction, ruri: str, dst: str, bflags: int = 0) -> bool:
+        """Run branch_route on this branch's copy, then send it in a client transaction.
+
+        ``bflags`` are the branch's flags ($bf): branch_route sees and may change them,
+        and the branch keeps them for its onreply_route and failure_route.
+        """
         assert self.transactions is not None
         ctx = proxy.ctx
         msg, rcv, now = ctx.msg, ctx.rcv, self.clock()
@@ -480,6 +485,7 @@ class TmModule(TmFunctions, Module):
             with msg.temporary_edits():
                 ctx.new_ruri = ruri if ruri != msg.ruri else None
                 ctx.dst_uri = dst if dst != ruri else None
+                ctx.extra["bflags"] = bflags
                 if proxy.branch_route:
                     ctx.extra["t_branch_idx"] = index
                     self._run(proxy.branch_route, "branch_route", ctx, RouteType.BRANCH)
@@ -487,6 +493,7 @@ class TmModule(TmFunctions, Module):
                         log.debug("branch %d to %s dropped in branch_route", index, ruri)
                         return False
                 ruri, target = ctx.ruri, ctx.dst_uri or ctx.ruri
+                bflags = int(ctx.extra.get("bflags", 0))
                 try:
                     hop = next_hop(target)
                     local = self.engine.local_socket(hop.proto, 6 if ":" in hop.ip else 4,
@@ -523,7 +530,8 @@ class TmModule(TmFunctions, Module):
             ctx.extra["tm_branch_error"] = (made.status, "Service Unavailable")
             return False
         branch = Branch(index, ruri, target, made.transaction,  # type: ignore[arg-type]
-                        leg=proxy.leg, started=now, deadline=now + self.fr_timer(proxy))
+                        leg=proxy.leg, started=now, deadline=now + self.fr_timer(proxy),
+                        bflags=bflags)
         proxy.branches.append(branch)
         self.by_client[made.transaction] = (proxy, branch)
         self._emit(made.events, now)
@@ -662,7 +670,13 @@ class TmModule(TmFunctions, Module):
         rctx.extra["t_reply_code"] = msg.status
         rctx.extra["tm"] = proxy
         rctx.extra["tm_current"] = branch
+        # As Kamailio: the transaction's flags and the branch's flags are in hand, and
+        # what the route sets is kept for later routes of this transaction.
+        rctx.flags = proxy.ctx.flags
+        rctx.extra["bflags"] = branch.bflags
         self._run(str(proxy.onreply_route), "onreply_route", rctx, RouteType.ONREPLY)
+        proxy.ctx.flags = rctx.flags
+        branch.bflags = int(rctx.extra.get("bflags", 0))
         return not rctx.drop
 
     def _branch_failed(self, proxy: ProxyTransaction, branch: Branch, status: int,
@@ -676,6 +690,7 @@ class TmModule(TmFunctions, Module):
             ctx.extra["tm_reply"] = msg
             ctx.extra["t_branch_idx"] = branch.index
             self._restore(proxy)
+            ctx.extra["bflags"] = branch.bflags
             proxy.in_failure = True
             proxy.leg += 1
             try:
@@ -750,6 +765,7 @@ class TmModule(TmFunctions, Module):
         ctx.extra["tm_best"] = best
         ctx.extra["tm_reply"] = best.final
         ctx.extra["t_branch_idx"] = best.index
+        ctx.extra["bflags"] = best.bflags  # as Kamailio: the picked branch's flags
         proxy.in_failure = True
         proxy.leg += 1
         proxy.drop_mode = None

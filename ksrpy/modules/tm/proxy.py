@@ -48,6 +48,7 @@ class Branch:
     cancel_sent: bool = False
     timed_out: bool = False
     dropped: bool = False  # its reply no longer competes (t_drop_replies, failure_reply_mode)
+    bflags: int = 0  # branch flags ($bf), visible in branch, onreply and failure routes
 
     @property
     def done(self) -> bool:
