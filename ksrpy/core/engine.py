@@ -23,7 +23,14 @@ from ..sip.reply import SL_TAG_PREFIX, build_reply, reply_via, stateless_to_tag
 from ..transport.address import ListenSpec, ReceiveInfo
 from .config import CoreConfig
 from .context import Context, ScriptExit
-from .forward import ForwardError, next_hop, run_send_hooks, stateless_branch, via_for
+from .forward import (
+    ForwardError,
+    advertised,
+    next_hop,
+    run_send_hooks,
+    stateless_branch,
+    via_for,
+)
 from .myself import Myself
 from .ratelog import RateLimitedLog
 from .scripterror import describe_script_error
@@ -321,8 +328,9 @@ class Engine:
                 msg.set_top_via(marked)
             if ctx.new_ruri is not None:
                 msg.set_ruri(ctx.new_ruri)
-            run_send_hooks(ctx, local)
-            msg.push_via(via_for(local, stateless_branch(ctx)))
+            shown = advertised(ctx, local)
+            run_send_hooks(ctx, shown)
+            msg.push_via(via_for(shown, stateless_branch(ctx)))
             data = msg.to_bytes()
         sent = self.send(hop.proto, hop.ip, hop.port, data, no_connect=ctx.forward_no_connect,
                          local=local)

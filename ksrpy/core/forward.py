@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from ..sip.errors import SIPError
@@ -74,6 +74,16 @@ def via_for(local: ListenSpec, branch: str) -> str:
     """Our Via for a request leaving through ``local`` (its advertised address if set)."""
     host, port = local.advertise or (local.host, local.port)
     return f"SIP/2.0/{local.proto.upper()} {format_hostport(host, port)};branch={branch}"
+
+
+def advertised(ctx: Context, local: ListenSpec) -> ListenSpec:
+    """``local`` with this message's set_advertised_address/port applied (they win)."""
+    override = ctx.extra.get("advertised")
+    if not override:
+        return local
+    host, port = override
+    current_host, current_port = local.advertise or (local.host, local.port)
+    return replace(local, advertise=(host or current_host, port or current_port or local.port))
 
 
 def run_send_hooks(ctx: Context, local: ListenSpec) -> None:

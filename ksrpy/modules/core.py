@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from ..core.context import Context
 
 script_log = logging.getLogger("ksrpy.script")
+log = logging.getLogger("ksrpy.core")
 NOTICE = 25
 logging.addLevelName(NOTICE, "NOTICE")
 
@@ -241,6 +242,30 @@ class CoreModule(Module):
     def force_rport(self, ctx: Context) -> int:
         """Reply to the source port as if the request carried ``rport`` (RFC 3581)."""
         ctx.extra["force_rport"] = True
+        return 1
+
+    @export("set_advertised_address", ("address", K.SPVE), returns=B)
+    def set_advertised_address(self, ctx: Context, address: str) -> int:
+        """Advertise ``address`` in our Via and Record-Route of this message only."""
+        host = str(address).strip()
+        if host.startswith("[") and host.endswith("]"):
+            host = host[1:-1]
+        if not host or any(c in host for c in " ;,<>\"[]"):
+            log.error("set_advertised_address: invalid address %r", address)
+            return -1
+        _, port = ctx.extra.get("advertised") or (None, None)
+        ctx.extra["advertised"] = (host, port)
+        return 1
+
+    @export("set_advertised_port", ("port", K.SPVE), returns=B)
+    def set_advertised_port(self, ctx: Context, port: str) -> int:
+        """Advertise ``port`` in our Via and Record-Route of this message only."""
+        text = str(port).strip()
+        if not text.isdigit() or not 0 < int(text) < 65536:
+            log.error("set_advertised_port: invalid port %r", port)
+            return -1
+        host, _ = ctx.extra.get("advertised") or (None, None)
+        ctx.extra["advertised"] = (host, int(text))
         return 1
 
     # ------------------------------------------------------------- R-URI/dst

@@ -557,3 +557,32 @@ def test_message_and_branch_flags_are_in_hand_in_tm_routes(tmp_path: Path) -> No
     assert lines[2] == f"reply 0 f5={1 << 5 | 1 << 8} bf={1 << 6 | 1 << 9}"
     # failure_route: the 603 wins; its branch's flags (incl. 9 from onreply_route)
     assert lines[3] == f"failure 0 mf={1 << 5 | 1 << 8} bf={1 << 6 | 1 << 9}"
+
+
+# ------------------------------------------------------------------ advertised address
+def test_set_advertised_address_and_port_show_in_via_and_record_route(tmp_path: Path) -> None:
+    b = bench(tmp_path, """
+        request_route {
+            if ($rU == "bad") {
+                if (!set_advertised_port("70000")) { xlog("L_ERR", "bad port refused\\n"); }
+            }
+            set_advertised_address("edge.example.net");
+            set_advertised_port("5999");
+            record_route();
+            t_relay();
+            exit;
+        }
+    """)
+    sent = _to(b.request(invite()), A)[0].msg
+    assert sent.get_header_values("Via")[0].startswith("SIP/2.0/UDP edge.example.net:5999;")
+    assert sent.get_header("Record-Route").startswith("<sip:edge.example.net:5999;")
+    sent = _to(b.request(invite("sip:bad@127.0.0.1:5080", call_id="c2")), A)[0].msg
+    assert "bad port refused" in b.logs
+    assert sent.get_header_values("Via")[0].startswith("SIP/2.0/UDP edge.example.net:5999;")
+
+
+def test_without_set_advertised_address_our_socket_is_shown(tmp_path: Path) -> None:
+    b = bench(tmp_path, "request_route { record_route(); t_relay(); exit; }")
+    sent = _to(b.request(invite()), A)[0].msg
+    assert sent.get_header_values("Via")[0].startswith("SIP/2.0/UDP 127.0.0.1:5070;")
+    assert sent.get_header("Record-Route").startswith("<sip:127.0.0.1:5070;")

@@ -20,7 +20,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ...core.context import Context, ScriptExit
-from ...core.forward import BRANCH_COOKIE, ForwardError, next_hop, run_send_hooks, via_for
+from ...core.forward import (
+    BRANCH_COOKIE,
+    ForwardError,
+    advertised,
+    next_hop,
+    run_send_hooks,
+    via_for,
+)
 from ...sip.errors import SIPError
 from ...sip.reply import build_reply, reply_via, stateless_to_tag
 from ...sip.transaction import (
@@ -507,8 +514,9 @@ class TmModule(TmFunctions, Module):
                     msg.set_top_via(marked)
                 if ruri != msg.ruri:
                     msg.set_ruri(ruri)
-                run_send_hooks(ctx, local)
-                msg.push_via(via_for(local, BRANCH_COOKIE + os.urandom(8).hex()))
+                shown = advertised(ctx, local)
+                run_send_hooks(ctx, shown)
+                msg.push_via(via_for(shown, BRANCH_COOKIE + os.urandom(8).hex()))
                 data = msg.to_bytes()
         finally:
             ctx.new_ruri, ctx.dst_uri, ctx.route_type, ctx.drop = saved[:4]
@@ -560,7 +568,8 @@ class TmModule(TmFunctions, Module):
                 msg.set_top_via(marked)
             if ctx.ruri != msg.ruri:
                 msg.set_ruri(ctx.ruri)
-            msg.push_via(via_for(local, BRANCH_COOKIE + os.urandom(8).hex()))
+            msg.push_via(via_for(advertised(ctx, local),
+                                 BRANCH_COOKIE + os.urandom(8).hex()))
             data = msg.to_bytes()
         destination = (hop.proto, hop.ip, hop.port, None, ctx.forward_no_connect, local)
         try:
