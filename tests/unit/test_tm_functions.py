@@ -586,3 +586,28 @@ def test_without_set_advertised_address_our_socket_is_shown(tmp_path: Path) -> N
     sent = _to(b.request(invite()), A)[0].msg
     assert sent.get_header_values("Via")[0].startswith("SIP/2.0/UDP 127.0.0.1:5070;")
     assert sent.get_header("Record-Route").startswith("<sip:127.0.0.1:5070;")
+
+
+# ------------------------------------------------------------------ auth challenges
+CHALLENGE = """
+request_route {
+    t_newtran();
+    auth_challenge("example.com", "0");
+    exit;
+}
+"""
+
+
+@pytest.mark.parametrize("stateless", [0, 1])
+def test_auth_challenge_goes_through_the_transaction_unless_forced(tmp_path: Path,
+                                                                   stateless: int) -> None:
+    params = ('loadmodule "auth.so"\n'
+              f'modparam("auth", "force_stateless_reply", {stateless})\n')
+    b = bench(tmp_path, CHALLENGE, tm_params=params)
+    first = b.request(invite(method="REGISTER", ruri="sip:127.0.0.1:5070"))
+    assert [s.msg.status for s in first] == [401]
+    assert first[0].msg.get_header("WWW-Authenticate").startswith('Digest realm="example.com"')
+    again = b.request(invite(method="REGISTER", ruri="sip:127.0.0.1:5070"))
+    # A retransmission meets the transaction: its stored reply (the challenge) is resent
+    # when the challenge went through tm; a stateless challenge left nothing to resend.
+    assert [s.msg.status for s in again] == ([] if stateless else [401])

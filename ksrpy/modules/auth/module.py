@@ -65,7 +65,8 @@ class AuthModule(Module):
                                                     "4 From tag, 8 source IP."),
         ParamExport("auth_checks_no_dlg", int, 0, "Same bits for requests without To tag."),
         ParamExport("auth_checks_in_dlg", int, 0, "Same bits for in-dialog requests."),
-        ParamExport("force_stateless_reply", int, 0, "Challenges are always stateless in ksrpy."),
+        ParamExport("force_stateless_reply", int, 0, "1: challenges are stateless even when "
+                                                       "a transaction exists."),
         ParamExport("realm_prefix", str, "", "Prefix stripped from realms (e.g. 'sip.')."),
         ParamExport("use_domain", int, 0, "pv_auth_check also compares URI domains."),
         ParamExport("algorithm", str, "", "MD5 (empty) or SHA-256 (RFC 8760)."),
@@ -154,6 +155,17 @@ class AuthModule(Module):
         name = "Proxy-Authenticate" if proxy else "WWW-Authenticate"
         line = f"{name}: {self.challenge_value(ctx, realm, flags)}"
         code, reason = (407, "Proxy Authentication Required") if proxy else (401, "Unauthorized")
+        return self._send_challenge(ctx, code, reason, line)
+
+    def _send_challenge(self, ctx: Context, code: int, reason: str, line: str) -> int:
+        """Through the transaction when there is one (unless force_stateless_reply), as Kamailio."""
+        tm = self.engine.tm
+        if tm is not None and not self.settings["force_stateless_reply"] and tm.is_stateful(ctx):
+            ctx.reply_lumps.append(line)
+            try:
+                return 1 if tm.reply(ctx, code, reason) > 0 else -1
+            finally:
+                ctx.reply_lumps.remove(line)
         return 1 if self.engine.send_reply(ctx, code, reason, headers=[line]) else -1
 
     @export("www_challenge", ("realm", K.SPVE), ("flags", K.IGP), routes=REQUEST_ROUTE)
