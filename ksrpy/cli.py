@@ -114,6 +114,10 @@ def check(
         except ScriptLoadError as exc:
             issues = exc.issues
         else:
+            if not routes.source:
+                raise typer.BadParameter(
+                    f"{script} hands routing to a Python script (cfgengine); "
+                    "there is no generated Python to show")
             typer.echo(routes.source, nl=False)
             return
     else:

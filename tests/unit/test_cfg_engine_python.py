@@ -168,3 +168,14 @@ def test_check_reads_the_script_without_running_it(tmp_path: Path) -> None:
     assert marker.exists()
     missing = _write(tmp_path, load="nowhere.py")
     assert [m.startswith("cannot read script") for m in _issues(missing)] == [True]
+
+
+def test_show_python_says_there_is_nothing_to_show(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = _write(tmp_path)
+    done = subprocess.run([sys.executable, "-m", "ksrpy", "check", "--show-python", "-f",
+                           str(path)], capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    assert "no generated Python to show" in done.stderr
