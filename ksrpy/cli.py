@@ -115,9 +115,9 @@ def check(
             issues = exc.issues
         else:
             if not routes.source:
-                raise typer.BadParameter(
-                    f"{script} hands routing to a Python script (cfgengine); "
-                    "there is no generated Python to show")
+                typer.echo(f"{script} hands routing to a Python script (cfgengine); "
+                           "there is no generated Python to show", err=True)
+                raise typer.Exit(2)
             typer.echo(routes.source, nl=False)
             return
     else:
