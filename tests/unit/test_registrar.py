@@ -159,3 +159,24 @@ def test_sqlite_persistence_across_restart(tmp_path: Path) -> None:
     second.init_modules()
     reply = send(second, "OPTIONS", A)
     assert reply is not None and reply.reason.startswith("lookup rc=1 ru=sip:alice@10.0.0.1")
+
+
+def test_location_is_bounded_with_503_and_a_log_line(tmp_path: Path,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    engine = make(tmp_path, 'modparam("usrloc", "max_contacts_total", 3)\n')
+    users = [f"sip:u{i}@example.com" for i in range(5)]
+    replies = [send(engine, "REGISTER", "sip:example.com", aor,
+                    f"Contact: <sip:u{i}@10.0.0.{i}:5060>\r\n", cid=f"c{i}")
+               for i, aor in enumerate(users)]
+    assert [r.status if r else None for r in replies] == [200, 200, 200, 503, 503]
+    assert "max_contacts_total=3" in caplog.text
+    # Refreshing an existing binding needs no room; freeing one makes room again.
+    refresh = send(engine, "REGISTER", "sip:example.com", users[0],
+                   "Contact: <sip:u0@10.0.0.0:5060>\r\n", cid="c0", cseq=2)
+    assert refresh is not None and refresh.status == 200
+    gone = send(engine, "REGISTER", "sip:example.com", users[1],
+                "Contact: *\r\nExpires: 0\r\n", cid="c1", cseq=2)
+    assert gone is not None and gone.status == 200
+    again = send(engine, "REGISTER", "sip:example.com", users[3],
+                 "Contact: <sip:u3@10.0.0.3:5060>\r\n", cid="c3", cseq=2)
+    assert again is not None and again.status == 200
