@@ -783,14 +783,21 @@ def main() -> int:
     started = time.monotonic()
     started_here: list[Proxy] = []  # the ramps' instances
     try:
-        for proxy in proxies:
+        for proxy in list(proxies):
             proxy.start(workdir)
             print(f"{proxy.name}: port {proxy.port}, UAS port {proxy.uas_port}, "
                   f"pids {proxy.pids}  {proxy.banner}", flush=True)
             warm = run_calls(proxy, 100, 100, workdir, f"warmup-{proxy.name}")
             if warm.successful < 95:
-                raise RuntimeError(f"{proxy.name}: only {warm.successful} of 100 warm-up calls "
-                                   f"completed; see {workdir}")
+                # A broken proxy is left out (and said so); the others are still measured.
+                error = (f"only {warm.successful} of 100 warm-up calls completed; see "
+                         f"{proxy.log} and {workdir}/uac-warmup-{proxy.name}.log")
+                print(f"{proxy.name}: LEFT OUT: {error}", file=sys.stderr, flush=True)
+                report.setdefault("left_out", {})[proxy.name] = error
+                proxy.stop()
+                proxies.remove(proxy)
+        if not proxies:
+            raise RuntimeError(f"no proxy completed its warm-up calls: {report['left_out']}")
 
         fixed: dict[int, dict[str, list[CallRun]]] = {}
         for rate in rates:
@@ -904,6 +911,8 @@ def print_report(report: dict) -> None:
         for name, r in results.items():
             if name != "kamailio":
                 print(f"ratio {name}/kamailio: {', '.join(ratios(r, kam))}")
+    for name, error in report.get("left_out", {}).items():
+        print(f"{name}: not measured: {error}")
     for key in ("pyspy", "profile"):
         if key in report:
             print()
