@@ -86,25 +86,15 @@ def _state(ctx: Context) -> _RRState:
 
 
 # ------------------------------------------------------------- message edits
-# SIPMessage records edits as (start, end, seq, bytes) splices; rr keeps the seq
-# of its Record-Route insert so that add_rr_param, remove_record_route and the
-# send hook can rewrite exactly that edit.
+# rr keeps the edit id of its Record-Route insert so that add_rr_param,
+# remove_record_route and the send hook can rewrite exactly that edit
+# (SIPMessage.rewrite_edit).
 
 
 def _insert_top(msg: SIPMessage, data: bytes) -> int:
-    """Insert header lines at the top of the header block; return the edit's seq."""
+    """Insert header lines at the top of the header block; return the edit's id."""
     msg.add_raw_header_lines(data, top=True)
-    return msg._edit_seq  # noqa: SLF001 - the edit just added
-
-
-def _rewrite_edit(msg: SIPMessage, seq: int, data: bytes) -> bool:
-    """Replace the bytes of edit ``seq`` (b"" removes it); False when it is gone."""
-    edits = msg._edits  # noqa: SLF001
-    for n, (start, end, eseq, _old) in enumerate(edits):
-        if eseq == seq:
-            edits[n] = (start, end, eseq, data)
-            return True
-    return False
+    return msg.last_edit_id
 
 
 # ------------------------------------------------------------------- helpers
@@ -284,7 +274,7 @@ class RrModule(Module):
     def _write(self, ctx: Context, state: _RRState) -> None:
         """Insert (or rewrite) our Record-Route edit and register the send hook once."""
         data = self._render(ctx, state, self._guess_out(ctx))
-        if state.seq is None or not _rewrite_edit(ctx.msg, state.seq, data):
+        if state.seq is None or not ctx.msg.rewrite_edit(state.seq, data):
             state.seq = _insert_top(ctx.msg, data)
         if not state.hooked and state.kind != "preset":
             state.hooked = True
@@ -294,7 +284,7 @@ class RrModule(Module):
         """Send hook: fit the Record-Route to the socket really used; adds no lines."""
         state = ctx.extra.get(_STATE)
         if state is not None and state.added and state.seq is not None:
-            _rewrite_edit(ctx.msg, state.seq, self._render(ctx, state, local))
+            ctx.msg.rewrite_edit(state.seq, self._render(ctx, state, local))
         return []
 
     def _record(self, ctx: Context, kind: str, params: str = "",
@@ -357,7 +347,7 @@ class RrModule(Module):
         """Take back the Record-Route header(s) added to this request; 1."""
         state = ctx.extra.get(_STATE)
         if state is not None and state.seq is not None:
-            _rewrite_edit(ctx.msg, state.seq, b"")
+            ctx.msg.rewrite_edit(state.seq, b"")
             state.seq = None
             state.kind = ""
         return 1
@@ -379,9 +369,9 @@ class RrModule(Module):
             keep = [e for n, (i, e) in enumerate(entries) if i == line and n not in drop]
             ns, _ne, vs, ve, le = spans[line]
             if keep:
-                msg._splice(vs, ve, ", ".join(keep).encode())  # noqa: SLF001
+                msg.splice(vs, ve, ", ".join(keep).encode())
             else:
-                msg._splice(ns, le, b"")  # noqa: SLF001
+                msg.splice(ns, le, b"")
 
     def _loose_route(self, ctx: Context, mode: int) -> int:
         """Kamailio's loose_route_mode: RFC 3261 §16.4 Route processing."""

@@ -219,8 +219,8 @@ def _digest_failure(params: dict[str, str]) -> Failure | None:
 
 
 def _body_length(msg: SIPMessage) -> int:
-    """Bytes after the empty line ending the headers (scanner index slot 8: body offset)."""
-    return len(msg.raw) - msg._idx[8]
+    """Bytes after the empty line ending the headers."""
+    return len(msg.raw) - msg.body_start
 
 
 class SanityModule(Module):

@@ -178,19 +178,10 @@ def _offsets(text: str, raw: bytes) -> Callable[[int], int]:
     return lambda i: len(encode(text[:i]))
 
 
-def _header_region_start(msg: SIPMessage) -> int:
-    """Byte offset just after the start line (Kamailio's get_header())."""
-    return msg._headers_start  # noqa: SLF001 - splice positions are the message's own
-
-
 def _header_index(msg: SIPMessage, name: str) -> int | None:
     """Index of the first header named ``name`` (full or compact form), None when absent."""
-    found = msg._indices_by_name(name)  # noqa: SLF001
+    found = msg.header_indices(name)
     return found[0] if found else None
-
-
-def _splice(msg: SIPMessage, start: int, end: int, data: bytes) -> None:
-    msg._splice(start, end, data)  # noqa: SLF001
 
 
 class TextopsModule(Module):
@@ -302,8 +293,8 @@ class TextopsModule(Module):
         index = _header_index(msg, hdr)
         if index is None:
             return -1
-        line_end = msg._span(index)[5]  # noqa: SLF001
-        _splice(msg, line_end, line_end, data)
+        line_end = msg.header_span(index).line_end
+        msg.splice(line_end, line_end, data)
         return 1
 
     @export("append_hf_hdr", ("txt", K.STR), ("hdr", K.STR), cfg=False)
@@ -323,8 +314,8 @@ class TextopsModule(Module):
         index = _header_index(msg, hdr)
         if index is None:
             return -1
-        name_start = msg._span(index)[1]  # noqa: SLF001
-        _splice(msg, name_start, name_start, data)
+        name_start = msg.header_span(index).name_start
+        msg.splice(name_start, name_start, data)
         return 1
 
     @export("insert_hf_hdr", ("txt", K.STR), ("hdr", K.STR), cfg=False)
@@ -345,8 +336,7 @@ class TextopsModule(Module):
         count = 0
         for header in msg.headers():
             if rx.search(header.name):
-                _hid, ns, _ne, _vs, _ve, le = msg._span(header.index)  # noqa: SLF001
-                _splice(msg, ns, le, b"")
+                msg.remove_header_at(header.index)
                 count += 1
         return count or -1
 
@@ -370,7 +360,7 @@ class TextopsModule(Module):
         if m is None:
             return -1
         pos = _offsets(text, msg.raw)(m.end())
-        _splice(msg, pos, pos, encode(txt))
+        msg.splice(pos, pos, encode(txt))
         return 1
 
     def _replace_in_message(self, ctx: Context, found: list[tuple[int, int, str]],
@@ -378,11 +368,11 @@ class TextopsModule(Module):
         msg = ctx.msg
         to_byte = _offsets(text, msg.raw[base:])
         for start, end, repl in found:
-            _splice(msg, base + to_byte(start), base + to_byte(end), encode(repl))
+            msg.splice(base + to_byte(start), base + to_byte(end), encode(repl))
         return 1 if found else -1
 
     def _after_first_line(self, ctx: Context) -> tuple[str, int]:
-        base = _header_region_start(ctx.msg)
+        base = ctx.msg.headers_start  # just after the start line (Kamailio's get_header())
         return decode(ctx.msg.raw[base:]), base
 
     @export("replace", ("regex", K.STR), ("txt", K.SPVE))

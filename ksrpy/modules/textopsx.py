@@ -72,23 +72,9 @@ _BODY_EDITS = "textopsx_body"
 # ----------------------------------------------------------------- whole message
 
 
-def replace_message(msg: SIPMessage, data: bytes) -> None:
-    """Make ``msg`` the message in ``data``, in place (SIPParseError when it does not parse).
-
-    In place, so that every holder of the message (the route's context, tm's
-    reply handling) sees the new one, as Kamailio rewrites its one sip_msg.
-    """
-    fresh = SIPMessage.parse(data)
-    if fresh.is_request != msg.is_request:
-        raise SIPParseError("a request cannot become a reply or the reverse", 0)
-    state = vars(msg)
-    state.clear()
-    state.update(vars(fresh))
-
-
 def _status_span(msg: SIPMessage) -> tuple[int, int]:
     """Byte offsets of the 3-digit status code in a reply's start line."""
-    start = msg._first_line_start  # noqa: SLF001 - start-line positions are the message's
+    start = msg.start_line_span[0]
     m = re.match(rb"SIP/\d+\.\d+[ \t]+(\d{3})", msg.raw[start:start + 64])
     if m is None:
         raise SIPError("reply start line without a status code")
@@ -276,7 +262,7 @@ class TextopsxModule(Module):
                 msg.set_ruri(ctx.new_ruri)
             data = msg.to_bytes()
         try:
-            replace_message(msg, data)
+            msg.reparse(data)
         except SIPParseError as exc:
             log.error("textopsx: the changed message does not parse (%s); script stopped",
                       exc.reason)
@@ -297,7 +283,7 @@ class TextopsxModule(Module):
             log.error("textopsx: msg_set_buffer() after the transaction was created")
             return -1
         try:
-            replace_message(ctx.msg, encode(data))
+            ctx.msg.reparse(encode(data))
         except SIPParseError as exc:
             log.error("textopsx: msg_set_buffer(): new content does not parse (%s)",
                       exc.reason)
@@ -326,11 +312,11 @@ class TextopsxModule(Module):
                       "cannot be changed")
             return -1
         start, end = _status_span(msg)
-        msg._splice(start, end, str(code).encode())  # noqa: SLF001
+        msg.splice(start, end, str(code).encode())
         if reason is not None:
-            rs, re_ = msg._idx[4], msg._idx[5]  # noqa: SLF001 - reason phrase span
-            msg._splice(rs, re_, encode(reason))  # noqa: SLF001
-        replace_message(msg, msg.to_bytes())
+            rs, re_ = msg.reason_span
+            msg.splice(rs, re_, encode(reason))
+        msg.reparse()
         return 1
 
     @export("change_reply_status", ("code", K.IGP), ("reason", K.SPVE), routes=ONREPLY_ROUTE)
@@ -365,8 +351,7 @@ class TextopsxModule(Module):
         for header in msg.headers():
             if header.hid in KEPT or (rx is not None and rx.search(header.name)):
                 continue
-            _hid, ns, _ne, _vs, _ve, le = msg._span(header.index)  # noqa: SLF001
-            msg._splice(ns, le, b"")  # noqa: SLF001
+            msg.remove_header_at(header.index)
         return 1
 
     @export("keep_hf", ("regexp", K.STR, True), kemi=None)
@@ -513,8 +498,8 @@ class TextopsxModule(Module):
         pos = _hf_current(ctx, iname) if self._get(ctx, _HF_ITERATORS, iname) else None
         if pos is None:
             return None
-        _hid, ns, _ne, _vs, _ve, le = ctx.msg._span(pos)  # noqa: SLF001
-        return ns, le
+        span = ctx.msg.header_span(pos)
+        return span.name_start, span.line_end
 
     @export("hf_iterator_rm", ("iname", K.SPVE))
     def hf_iterator_rm(self, ctx: Context, iname: str) -> int:
@@ -522,7 +507,7 @@ class TextopsxModule(Module):
         span = self._hf_span(ctx, iname)
         if span is None:
             return -1
-        ctx.msg._splice(span[0], span[1], b"")  # noqa: SLF001
+        ctx.msg.splice(span[0], span[1], b"")
         return 1
 
     @export("hf_iterator_append", ("iname", K.SPVE), ("htext", K.SPVE))
@@ -531,7 +516,7 @@ class TextopsxModule(Module):
         span = self._hf_span(ctx, iname)
         if span is None or not htext:
             return -1
-        ctx.msg._splice(span[1], span[1], _line_text(htext))  # noqa: SLF001
+        ctx.msg.splice(span[1], span[1], _line_text(htext))
         return 1
 
     @export("hf_iterator_insert", ("iname", K.SPVE), ("htext", K.SPVE))
@@ -540,7 +525,7 @@ class TextopsxModule(Module):
         span = self._hf_span(ctx, iname)
         if span is None or not htext:
             return -1
-        ctx.msg._splice(span[0], span[0], _line_text(htext))  # noqa: SLF001
+        ctx.msg.splice(span[0], span[0], _line_text(htext))
         return 1
 
     @export("hf_iterator_hname", ("iname", K.STR), returns=Returns.XVAL, cfg=False)

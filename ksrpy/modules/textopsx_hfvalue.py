@@ -102,9 +102,9 @@ class _Val:
 
 def _headers(msg: SIPMessage, name: str) -> list[_Hdr]:
     out = []
-    for i in msg._indices_by_name(name):  # noqa: SLF001 - header positions are the message's
-        _hid, ns, _ne, vs, ve, le = msg._span(i)  # noqa: SLF001
-        out.append(_Hdr(ns, vs, ve, le))
+    for i in msg.header_indices(name):
+        span = msg.header_span(i)
+        out.append(_Hdr(span.name_start, span.value_start, span.value_end, span.line_end))
     return out
 
 
@@ -155,7 +155,7 @@ class Editor:
     # --------------------------------------------------------------- primitives
 
     def _splice(self, start: int, end: int, data: bytes) -> None:
-        self.msg._splice(start, end, data)  # noqa: SLF001
+        self.msg.splice(start, end, data)
 
     def _new_header(self, pos: int | None, name: str, value: bytes) -> int:
         line = encode(name) + b": " + value + b"\r\n"

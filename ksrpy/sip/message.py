@@ -7,13 +7,20 @@ remove a header, new Request-URI, pushed Via ...) are recorded as splices on
 the original bytes and applied by ``to_bytes()``, so an untouched header is
 never re-serialised. Reads always see the message as received, as in
 Kamailio (the R-URI is the exception: the proxy core keeps a new R-URI apart).
+
+Modules that edit at byte level (textops, rr, auth ...) use the public
+primitives: ``header_indices``/``header_span``/``header_value_at`` to find a
+field, ``headers_start``/``start_line_span``/``reason_span``/``body_start`` for
+other positions, ``splice`` to record an edit (it returns an edit id, see
+``rewrite_edit``), ``edit_snapshot``/``restore_edits`` to save and put back the
+pending edits, and ``reparse`` to make the edits part of the message.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NamedTuple
 
 from .cseq import parse_cseq
 from .digest import DigestCredentials, parse_credentials
@@ -79,6 +86,28 @@ class cached_property:  # noqa: N801 - drop-in for functools.cached_property
         return value
 
 
+Edit = tuple[int, int, int, bytes]
+"""One pending edit: (start, end, edit id, replacement bytes) on the original buffer."""
+
+
+class HeaderSpan(NamedTuple):
+    """Byte offsets of one header field in ``SIPMessage.raw`` (ends exclusive)."""
+
+    hid: int  # header id (HeaderId), 0 for a header ksrpy has no id for
+    name_start: int
+    name_end: int
+    value_start: int  # the value without leading/trailing whitespace (folds included)
+    value_end: int
+    line_end: int  # after the line's LF: [name_start, line_end) is the whole field
+
+
+class EditSnapshot(NamedTuple):
+    """The pending edits at one moment (``edit_snapshot``/``restore_edits``); immutable."""
+
+    edits: tuple[Edit, ...]
+    last_edit_id: int
+
+
 class Header:
     """One header field of the received message (name and value as written)."""
 
@@ -101,7 +130,7 @@ class SIPMessage:
     def __init__(self, raw: bytes, index: list[int]) -> None:
         self.raw = raw
         self._idx = index
-        self._edits: list[tuple[int, int, int, bytes]] = []
+        self._edits: list[Edit] = []
         self._edit_seq = 0
         self._by_id: dict[int, list[int]] | None = None
         self._first: dict[int, str | None] = {}
@@ -162,11 +191,19 @@ class SIPMessage:
     @property
     def start_line(self) -> bytes:
         """The start line without its terminator."""
-        return self.raw[self._first_line_start : self._idx[7]]
+        return self.raw[self._idx[2] : self._idx[7]]
 
-    @cached_property
-    def _first_line_start(self) -> int:
-        return self._idx[2]
+    @property
+    def start_line_span(self) -> tuple[int, int]:
+        """(start, end) offsets in ``raw`` of the start line, without its terminator."""
+        return self._idx[2], self._idx[7]
+
+    @property
+    def reason_span(self) -> tuple[int, int]:
+        """(start, end) offsets in ``raw`` of a reply's reason phrase (to splice a new one)."""
+        if self.is_request:
+            raise SIPUsageError("a request has no reason phrase")
+        return self._idx[4], self._idx[5]
 
     # ---------------------------------------------------------------- headers
 
@@ -176,14 +213,32 @@ class SIPMessage:
         return self._idx[10]
 
     def _span(self, i: int) -> tuple[int, int, int, int, int, int]:
+        """header_span as a plain tuple (the fast form used inside this class)."""
         base = HEADER_BASE + HEADER_FIELDS * i
         idx = self._idx
         return (idx[base], idx[base + 1], idx[base + 2], idx[base + 3], idx[base + 4],
                 idx[base + 5])
 
-    def _value_at(self, i: int) -> str:
-        base = HEADER_BASE + HEADER_FIELDS * i
+    def header_span(self, index: int) -> HeaderSpan:
+        """Offsets in ``raw`` of header field ``index`` (0-based; IndexError when none)."""
+        if not 0 <= index < self._idx[10]:
+            raise IndexError(f"no header field {index}")
+        return HeaderSpan(*self._span(index))
+
+    def header_value_at(self, index: int) -> str:
+        """Value of header field ``index`` as received, folds unfolded."""
+        base = HEADER_BASE + HEADER_FIELDS * index
         return _unfold(decode(self.raw[self._idx[base + 3] : self._idx[base + 4]]))
+
+    def header_indices(self, name_or_id: str | int) -> list[int]:
+        """Positions (for header_span/header_value_at) of every field with this name or id.
+
+        A name matches its full and compact form in any case; an id is a HeaderId
+        (0 picks every header ksrpy has no id for). A new list, in message order.
+        """
+        if isinstance(name_or_id, int):
+            return list(self._indices(name_or_id))
+        return list(self._indices_by_name(name_or_id))
 
     def _indices(self, hid: int) -> list[int]:
         by_id = self._by_id
@@ -216,17 +271,17 @@ class SIPMessage:
         out = []
         for i in range(self.header_count):
             hid, ns, ne, _vs, _ve, _le = self._span(i)
-            out.append(Header(self, i, hid, decode(self.raw[ns:ne]), self._value_at(i)))
+            out.append(Header(self, i, hid, decode(self.raw[ns:ne]), self.header_value_at(i)))
         return out
 
     def get_header(self, name: str) -> str | None:
         """Value of the first header with this name (full or compact, any case)."""
         found = self._indices_by_name(name)
-        return self._value_at(found[0]) if found else None
+        return self.header_value_at(found[0]) if found else None
 
     def get_headers(self, name: str) -> list[str]:
         """Values of every header field with this name, one per header line."""
-        return [self._value_at(i) for i in self._indices_by_name(name)]
+        return [self.header_value_at(i) for i in self._indices_by_name(name)]
 
     def get_header_values(self, name: str) -> list[str]:
         """Every comma-separated entry of every header with this name (Via, Route ...)."""
@@ -267,7 +322,7 @@ class SIPMessage:
         except KeyError:
             pass
         found = self._indices(hid)
-        value = self._value_at(found[0]) if found else None
+        value = self.header_value_at(found[0]) if found else None
         self._first[hid] = value
         return value
 
@@ -278,7 +333,7 @@ class SIPMessage:
         """Every Via entry, top first."""
         out: list[Via] = []
         for i in self._indices(HeaderId.VIA):
-            out.extend(parse_via(self._value_at(i)))
+            out.extend(parse_via(self.header_value_at(i)))
         return out
 
     @cached_property
@@ -287,7 +342,7 @@ class SIPMessage:
         first = self._indices(HeaderId.VIA)
         if not first:
             raise SIPParseError("missing Via header", 400, self)
-        return parse_via(self._value_at(first[0]))[0]
+        return parse_via(self.header_value_at(first[0]))[0]
 
     @cached_property
     def from_(self) -> NameAddr:
@@ -359,6 +414,11 @@ class SIPMessage:
         """Content-Length value, -1 when the header is absent."""
         return self._idx[9]
 
+    @property
+    def body_start(self) -> int:
+        """Offset in ``raw`` where the body starts (after the empty line; len(raw) if none)."""
+        return self._idx[8]
+
     @cached_property
     def body(self) -> bytes:
         """The body, cut to Content-Length when that header is present."""
@@ -375,22 +435,75 @@ class SIPMessage:
     def credentials(self, proxy: bool = False) -> list[DigestCredentials]:
         """Every Authorization (or Proxy-Authorization) header, parsed."""
         hid = HeaderId.PROXY_AUTHORIZATION if proxy else HeaderId.AUTHORIZATION
-        return [parse_credentials(self._value_at(i)) for i in self._indices(hid)]
+        return [parse_credentials(self.header_value_at(i)) for i in self._indices(hid)]
 
     # ------------------------------------------------------------------ edits
 
-    def _splice(self, start: int, end: int, data: bytes) -> None:
+    def splice(self, start: int, end: int, data: bytes) -> int:
+        """Record the raw edit "bytes [start, end) of ``raw`` become ``data``"; its edit id.
+
+        The primitive under every edit: offsets are in the received buffer (from
+        header_span, headers_start ...), ``start == end`` inserts, ``data == b""``
+        removes. Inserts at one position keep their order; replacing a span
+        already replaced supersedes the earlier edit. Nothing is checked: the
+        caller writes whole, well-formed lines. Applied by ``to_bytes()``.
+        """
         self._edit_seq += 1
         if end > start:
             # A second replacement of the same span supersedes the first.
             for n, (s, e, _seq, _data) in enumerate(self._edits):
                 if s == start and e == end:
                     self._edits[n] = (start, end, self._edit_seq, data)
-                    return
+                    return self._edit_seq
         self._edits.append((start, end, self._edit_seq, data))
+        return self._edit_seq
 
     @property
-    def _headers_start(self) -> int:
+    def last_edit_id(self) -> int:
+        """Id of the latest edit recorded (0 before any); ids only grow."""
+        return self._edit_seq
+
+    def rewrite_edit(self, edit_id: int, data: bytes) -> bool:
+        """Give pending edit ``edit_id`` new bytes (b"" undoes an insert); False when gone.
+
+        The edit keeps its id and position (e.g. rr updating its Record-Route
+        insert when a parameter is added or the outgoing socket is known).
+        """
+        edits = self._edits
+        for n, (start, end, eid, _old) in enumerate(edits):
+            if eid == edit_id:
+                edits[n] = (start, end, eid, data)
+                return True
+        return False
+
+    def edit_snapshot(self) -> EditSnapshot:
+        """The pending edits now, to put back later with ``restore_edits``."""
+        return EditSnapshot(tuple(self._edits), self._edit_seq)
+
+    def restore_edits(self, snapshot: EditSnapshot) -> None:
+        """Make the pending edits those of ``snapshot`` (edits made since are dropped)."""
+        self._edits = list(snapshot.edits)
+        self._edit_seq = snapshot.last_edit_id
+
+    def reparse(self, data: bytes | None = None) -> None:
+        """Become the message in ``data`` (default: ``to_bytes()``), in place.
+
+        Later reads see the new bytes; pending edits and cached values are
+        dropped. In place so that every holder of this object (the route's
+        context, tm) sees it, as Kamailio rewrites its one sip_msg. SIPParseError
+        (this message unchanged) when ``data`` does not parse, or would turn a
+        request into a reply or the reverse.
+        """
+        fresh = SIPMessage.parse(self.to_bytes() if data is None else data)
+        if fresh.is_request != self.is_request:
+            raise SIPParseError("a request cannot become a reply or the reverse", 0)
+        state = self.__dict__
+        state.clear()
+        state.update(fresh.__dict__)
+
+    @property
+    def headers_start(self) -> int:
+        """Offset in ``raw`` of the first header field (insertion point for a top header)."""
         if self.header_count:
             return self._span(0)[1]
         return self._body_separator_start
@@ -417,23 +530,28 @@ class SIPMessage:
     def add_header(self, name: str, value: str, *, top: bool = False) -> None:
         """Add a header at the bottom of the header block (or the top)."""
         line = self._header_line(name, value)
-        pos = self._headers_start if top else self._body_separator_start
-        self._splice(pos, pos, line)
+        pos = self.headers_start if top else self._body_separator_start
+        self.splice(pos, pos, line)
 
     def add_raw_header_lines(self, lines: bytes, *, top: bool = False) -> None:
         """Add pre-formatted header lines (each ending with CRLF), e.g. from append_hf."""
         if not lines.endswith(b"\r\n"):
             lines += b"\r\n"
-        pos = self._headers_start if top else self._body_separator_start
-        self._splice(pos, pos, lines)
+        pos = self.headers_start if top else self._body_separator_start
+        self.splice(pos, pos, lines)
 
     def remove_header(self, name: str) -> int:
         """Remove every header field with this name; return how many were removed."""
         found = self._indices_by_name(name)
         for i in found:
             _hid, ns, _ne, _vs, _ve, le = self._span(i)
-            self._splice(ns, le, b"")
+            self.splice(ns, le, b"")
         return len(found)
+
+    def remove_header_at(self, index: int) -> int:
+        """Remove header field ``index`` (whole line, folds included); the edit id."""
+        _hid, ns, _ne, _vs, _ve, le = self.header_span(index)
+        return self.splice(ns, le, b"")
 
     def set_header_value(self, name: str, value: str) -> bool:
         """Replace the value of the first header with this name; False when absent."""
@@ -443,7 +561,7 @@ class SIPMessage:
         if "\r" in value or "\n" in value:
             raise SIPUsageError(f"header value for {name} contains a line break")
         _hid, _ns, _ne, vs, ve, _le = self._span(found[0])
-        self._splice(vs, ve, encode(value))
+        self.splice(vs, ve, encode(value))
         return True
 
     def set_header_value_by_id(self, hid: int, value: str) -> bool:
@@ -454,7 +572,7 @@ class SIPMessage:
         if "\r" in value or "\n" in value:
             raise SIPUsageError("header value contains a line break")
         base = HEADER_BASE + HEADER_FIELDS * found[0]
-        self._splice(self._idx[base + 3], self._idx[base + 4], encode(value))
+        self.splice(self._idx[base + 3], self._idx[base + 4], encode(value))
         return True
 
     def set_ruri(self, uri: str) -> None:
@@ -463,7 +581,7 @@ class SIPMessage:
             raise SIPUsageError("a reply has no Request-URI")
         if any(c in uri for c in " \r\n"):
             raise SIPUsageError(f"invalid Request-URI {uri!r}")
-        self._splice(self._idx[4], self._idx[5], encode(uri))
+        self.splice(self._idx[4], self._idx[5], encode(uri))
 
     def push_via(self, via: str) -> None:
         """Add a Via header above all others (a proxy forwarding a request)."""
@@ -475,12 +593,12 @@ class SIPMessage:
         if not first:
             raise SIPUsageError("no Via to remove")
         i = first[0]
-        values = split_header_values(self._value_at(i))
+        values = split_header_values(self.header_value_at(i))
         _hid, ns, _ne, vs, ve, le = self._span(i)
         if len(values) <= 1:
-            self._splice(ns, le, b"")
+            self.splice(ns, le, b"")
         else:
-            self._splice(vs, ve, encode(", ".join(values[1:])))
+            self.splice(vs, ve, encode(", ".join(values[1:])))
 
     def set_top_via(self, via: str) -> None:
         """Replace the top Via entry (e.g. to add received/rport), keeping the others."""
@@ -490,10 +608,10 @@ class SIPMessage:
         if "\r" in via or "\n" in via:
             raise SIPUsageError("Via value contains a line break")
         i = first[0]
-        values = split_header_values(self._value_at(i))
+        values = split_header_values(self.header_value_at(i))
         values[0] = via
         _hid, _ns, _ne, vs, ve, _le = self._span(i)
-        self._splice(vs, ve, encode(", ".join(values)))
+        self.splice(vs, ve, encode(", ".join(values)))
 
     def set_max_forwards(self, value: int) -> None:
         """Set Max-Forwards, adding the header when absent."""
@@ -503,7 +621,7 @@ class SIPMessage:
     def set_body(self, body: bytes, content_type: str | None = None) -> None:
         """Replace the body and fix Content-Length (and Content-Type when given)."""
         start = self._idx[8]
-        self._splice(start, len(self.raw), body)
+        self.splice(start, len(self.raw), body)
         if not self.set_header_value("Content-Length", str(len(body))):
             self.add_header("Content-Length", str(len(body)))
         if content_type is not None and not self.set_header_value("Content-Type", content_type):

@@ -361,8 +361,7 @@ class AuthModule(Module):
         where = ctx.extra.get("auth_authorized")
         if where is None:
             return -1
-        _hid, ns, _ne, _vs, _ve, le = msg._span(where[1])  # noqa: SLF001
-        msg._splice(ns, le, b"")  # noqa: SLF001
+        msg.remove_header_at(where[1])
         ctx.extra.pop("_auth", None)
         return 1
 

@@ -36,9 +36,9 @@ def find_credentials(ctx: Context, realm: str, proxy: bool) -> Found | None:
     """The first Digest credentials of the header type whose realm equals ``realm``."""
     msg = ctx.msg
     hid = header_id(proxy)
-    for index in msg._indices(hid):  # noqa: SLF001 - header positions, needed to consume
+    for index in msg.header_indices(hid):  # positions: consume_credentials removes one
         try:
-            creds = parse_credentials(msg._value_at(index))  # noqa: SLF001
+            creds = parse_credentials(msg.header_value_at(index))
         except SIPError as exc:
             raise CredentialsError(str(exc)) from None
         if creds.is_digest and creds.realm == realm:

@@ -424,7 +424,7 @@ class TmModule(TmFunctions, Module):
     def _save(self, proxy: ProxyTransaction) -> None:
         """Save message edits, R-URI and $du: failure_route starts from them (t_save_lumps)."""
         ctx = proxy.ctx
-        proxy.saved = (_snapshot_edits(ctx.msg), ctx.new_ruri, ctx.dst_uri)
+        proxy.saved = (ctx.msg.edit_snapshot(), ctx.new_ruri, ctx.dst_uri)
 
     def _restore(self, proxy: ProxyTransaction) -> None:
         """Back to what was saved at relay time (failure_route, branch-failure route)."""
@@ -432,7 +432,7 @@ class TmModule(TmFunctions, Module):
             return
         ctx = proxy.ctx
         edits, ctx.new_ruri, ctx.dst_uri = proxy.saved
-        _restore_edits(ctx.msg, edits)
+        ctx.msg.restore_edits(edits)  # later edits are lost, as t_save_lumps
         ctx.extra.pop("branches", None)
 
     def relay(self, ctx: Context, target: str | None = None) -> int:
@@ -903,16 +903,6 @@ def _redirect_contacts(ctx: Context) -> list[str]:
         if extra.get("uri"):
             uris.append(str(extra["uri"]))
     return [f"Contact: <{uri}>" for uri in uris]
-
-
-def _snapshot_edits(msg: SIPMessage) -> tuple[list[Any], int]:
-    """The message's pending edits (as ``temporary_edits`` saves them)."""
-    return list(msg._edits), msg._edit_seq  # noqa: SLF001 - what temporary_edits() saves
-
-
-def _restore_edits(msg: SIPMessage, saved: tuple[list[Any], int]) -> None:
-    """Put back edits saved by ``_snapshot_edits`` (later ones are lost, as t_save_lumps)."""
-    msg._edits, msg._edit_seq = list(saved[0]), saved[1]  # noqa: SLF001
 
 
 def _snapshot_extra(ctx: Context) -> dict[str, Any]:
