@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING
 from ..script.pvformat import Format, compile_format
 from ..sip.errors import SIPError
 from ..sip.message import SIPMessage, decode, encode
+from ..util.posixre import compile_ere
 from .exports import ArgKind as K
 from .exports import Module, Returns, export
-from .permissions.posixre import compile_ere
 
 if TYPE_CHECKING:
     from ..core.context import Context

@@ -24,6 +24,7 @@ from ..script.pv import PV, register_class
 from ..sip.errors import SIPError, SIPParseError
 from ..sip.headers import HeaderId
 from ..sip.message import SIPMessage, decode, encode
+from ..util.posixre import PosixRegexError
 from .exports import (
     BRANCH_ROUTE,
     FAILURE_ROUTE,
@@ -34,7 +35,6 @@ from .exports import (
     export,
 )
 from .exports import ArgKind as K
-from .permissions.posixre import PosixRegexError
 from .textops import posix_regex
 from .textopsx_hfvalue import (
     APPEND,

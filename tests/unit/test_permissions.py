@@ -18,7 +18,6 @@ from ksrpy.core.engine import Engine
 from ksrpy.core.rpc import RpcError
 from ksrpy.modules.permissions import PermissionsModule
 from ksrpy.modules.permissions.address import AddressTables, parse_address_file
-from ksrpy.modules.permissions.posixre import PosixRegexError, compile_bre, compile_ere
 from ksrpy.modules.permissions.rules import RuleFileError, load_rule_file, parse_line
 from ksrpy.script.errors import ScriptLoadError
 from ksrpy.script.kemi import build_ksr
@@ -135,35 +134,6 @@ def request(engine: Engine, *, ruri: str = "sip:bob@example.com",
 def tags(ctx: Context) -> list[Any]:
     """Values of $avp(ptag), oldest first."""
     return list((ctx.avps or {}).get("ptag", []))
-
-
-# ----------------------------------------------------------------- POSIX regexes
-
-
-@pytest.mark.parametrize(("pattern", "text", "hit"), [
-    ("^sip:[0-9]+@", "sip:123@x", True), ("^sip:[0-9]+@", "sip:abc@x", False),
-    ("^SIP:ALICE@", "sip:alice@x", True),             # case-insensitive
-    ("a|b", "xbx", True), ("[[:digit:]]{3}", "ab123", True), ("[[:digit:]]{3}", "ab12", False),
-    ("x$", "abx", True), ("x$", "ax\n", False), ("[a\\]", "\\", True), ("*x", "a*x", True),
-])
-def test_ere(pattern: str, text: str, hit: bool) -> None:
-    assert bool(compile_ere(pattern).search(text)) is hit
-
-
-@pytest.mark.parametrize(("pattern", "text", "hit"), [
-    ("^sip:a+b@", "sip:a+b@x", True), ("^sip:a+b@", "sip:aab@x", False),   # + is literal
-    ("^sip:a\\+b@", "sip:aab@x", True), ("^sip:ALICE@", "sip:alice@x", False),
-    ("\\(ab\\)*c\\{2\\}", "ababcc", True), ("a|b", "a|b", True), ("a|b", "a", False),
-    ("a\\|b", "b", True), ("*x", "*x", True), ("a{2}", "a{2}", True), ("a$b", "a$b", True),
-])
-def test_bre(pattern: str, text: str, hit: bool) -> None:
-    assert bool(compile_bre(pattern).search(text)) is hit
-
-
-@pytest.mark.parametrize("pattern", ["[abc", "[[:nope:]]", "(a", "a\\"])
-def test_bad_ere(pattern: str) -> None:
-    with pytest.raises(PosixRegexError):
-        compile_ere(pattern)
 
 
 # -------------------------------------------------------------------- rule files

@@ -15,7 +15,7 @@ import os
 import re
 from dataclasses import dataclass
 
-from .posixre import PosixRegexError, compile_ere
+from ...util.posixre import PosixRegexError, compile_ere
 
 Patterns = tuple[re.Pattern[str], ...]
 

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .posixre import PosixRegexError, compile_bre
+from ...util.posixre import PosixRegexError, compile_bre
 
 #: Transport names and Kamailio's numbers for them (trustedDump shows the number).
 PROTOS = {"any": 0, "udp": 1, "tcp": 2, "tls": 3, "sctp": 4, "ws": 5, "wss": 6}

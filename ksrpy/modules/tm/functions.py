@@ -13,6 +13,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from ...sip.errors import SIPError
+from ...util.posixre import compile_ere
 from ..exports import (
     BRANCH_ROUTE,
     FAILURE_ROUTE,
@@ -23,7 +24,6 @@ from ..exports import (
     export,
 )
 from ..exports import ArgKind as K
-from ..permissions.posixre import compile_ere
 
 if TYPE_CHECKING:
     from ...core.context import Context

@@ -1,6 +1,8 @@
 """POSIX regular expressions (as Kamailio's regcomp sees them) translated to Python ``re``.
 
-Rule files use extended syntax (ERE, ``REG_EXTENDED | REG_ICASE``); the trusted
+Shared by every module that takes a Kamailio regex (permissions, textops,
+textopsx, tm). Permission rule files use extended syntax (ERE,
+``REG_EXTENDED | REG_ICASE``; textops' default too); the trusted
 table's ``from_pattern``/``ruri_pattern`` use basic syntax (BRE, case-sensitive):
 there ``+ ? ( ) { } |`` are literal characters and ``\\( \\) \\{ \\} \\| \\+ \\?``
 the operators (GNU). Both understand bracket expressions with ``[:digit:]``-style
