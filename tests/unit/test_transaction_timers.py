@@ -38,7 +38,17 @@ def test_client_timeout_sets_b_and_f_only() -> None:
     assert config.duration("M", reliable=False) == 32.0
 
 
+def test_completed_wait_caps_d_j_l_m_only() -> None:
+    config = TimerConfig(completed_wait=5.0)
+    waits = {name: config.duration(name, reliable=False) for name in "DJLMHBFIK"}
+    assert waits == {"D": 5.0, "J": 5.0, "L": 5.0, "M": 5.0, "H": 32.0, "B": 32.0,
+                     "F": 32.0, "I": 5.0, "K": 5.0}
+    assert config.duration("J", reliable=True) == 0.0  # reliable: no wait at all
+    assert TimerConfig(t1=0.01, completed_wait=5.0).duration("L", reliable=False) == 0.64
+
+
 @pytest.mark.parametrize("kwargs", [{"client_timeout": 0}, {"t1": 0}, {"t4": -1},
+                                    {"completed_wait": 0},
                                     {"t1": 2.0, "t2": 1.0}])
 def test_bad_values_are_refused(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError):

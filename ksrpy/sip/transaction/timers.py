@@ -42,6 +42,11 @@ class TimerConfig:
     #: Timers B and F when set (default 64*T1): a TU that runs its own final-response
     #: timer (Kamailio's fr_timer) may give its client transactions longer.
     client_timeout: float | None = None
+    #: When set, caps the waits of completed transactions for late messages (timers D,
+    #: J, L and M, 32 s by the RFCs), as Kamailio's wt_timer does: a proxy then holds an
+    #: answered call's transactions seconds instead of half a minute. Late 2xx
+    #: retransmissions still reach the caller (a proxy relays unmatched 2xx by Via).
+    completed_wait: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("t1", "t2", "t4", "d", "invite_lifetime", "non_invite_lifetime"):
@@ -49,6 +54,8 @@ class TimerConfig:
                 raise ValueError(f"timer {name} must be > 0, got {getattr(self, name)!r}")
         if self.client_timeout is not None and not self.client_timeout > 0:
             raise ValueError(f"client_timeout must be > 0, got {self.client_timeout!r}")
+        if self.completed_wait is not None and not self.completed_wait > 0:
+            raise ValueError(f"completed_wait must be > 0, got {self.completed_wait!r}")
         if self.t2 < self.t1:
             raise ValueError(f"T2 ({self.t2}) must not be smaller than T1 ({self.t1})")
 
@@ -67,17 +74,23 @@ class TimerConfig:
             return None if reliable else self.t1
         if name in ("B", "F"):
             return self.timeout if self.client_timeout is None else self.client_timeout
-        if name in ("H", "L", "M"):
+        if name == "H":
             return self.timeout
+        if name in ("L", "M"):  # RFC 6026 §8.7, §8.4: 64*T1
+            return self._wait(self.timeout)
         if name == "D":  # §17.1.1.2: > 32 s for unreliable, zero for reliable
-            return 0.0 if reliable else self.d
+            return 0.0 if reliable else self._wait(self.d)
         if name in ("I", "K"):  # §17.2.1, §17.1.2.2: T4 for unreliable, zero for reliable
             return 0.0 if reliable else self.t4
         if name == "J":  # §17.2.2: 64*T1 for unreliable, zero for reliable
-            return 0.0 if reliable else self.timeout
+            return 0.0 if reliable else self._wait(self.timeout)
         if name == "lifetime":
             return self.invite_lifetime if invite else self.non_invite_lifetime
         raise KeyError(f"unknown transaction timer {name!r}")
+
+    def _wait(self, rfc_value: float) -> float:
+        """A completed-state wait: the RFC's value, capped by ``completed_wait`` when set."""
+        return rfc_value if self.completed_wait is None else min(rfc_value, self.completed_wait)
 
 
 DEFAULT_TIMERS = TimerConfig()
