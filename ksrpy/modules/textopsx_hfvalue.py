@@ -154,15 +154,12 @@ class Editor:
 
     # --------------------------------------------------------------- primitives
 
-    def _splice(self, start: int, end: int, data: bytes) -> None:
-        self.msg.splice(start, end, data)
-
     def _new_header(self, pos: int | None, name: str, value: bytes) -> int:
         line = encode(name) + b": " + value + b"\r\n"
         if pos is None:
             self.msg.add_raw_header_lines(line)
         else:
-            self._splice(pos, pos, line)
+            self.msg.splice(pos, pos, line)
         return 1
 
     def _insert_value(self, hdr: _Hdr | None, pos: int, value: bytes) -> int:
@@ -172,14 +169,14 @@ class Editor:
             data = b"," + value
         else:
             data = value + b","
-        self._splice(pos, pos, data)
+        self.msg.splice(pos, pos, data)
         return 1
 
     def _delete(self, hdr: _Hdr | None, start: int, end: int) -> int:
         if hdr is not None and start == hdr.vs and end == hdr.ve:
-            self._splice(hdr.ns, hdr.le, b"")
+            self.msg.splice(hdr.ns, hdr.le, b"")
         else:
-            self._splice(start, end, b"")
+            self.msg.splice(start, end, b"")
         return 1
 
     def _delete_value(self, val: _Val) -> int:
@@ -295,14 +292,14 @@ class Editor:
                     dele: tuple[int, int], delim: bytes) -> int:
         if found:
             if value is None:
-                self._splice(dele[0], dele[1], b"")
+                self.msg.splice(dele[0], dele[1], b"")
             else:
-                self._splice(upd[0], upd[1], b"=" + encode(value) if value else b"")
+                self.msg.splice(upd[0], upd[1], b"=" + encode(value) if value else b"")
             return 1
         if value is None:
             return -1
         text = delim + encode(name) + (b"=" + encode(value) if value else b"")
-        self._splice(dele[0], dele[0], text)
+        self.msg.splice(dele[0], dele[0], text)
         return 1
 
     def _params(self, spec: Spec, value: str | None, start: int, end: int) -> int:
@@ -383,7 +380,7 @@ class Editor:
             return self._params(spec, value, val.start, val.end)
         if op == REMOVE:
             return self._delete_value(val)
-        self._splice(val.start, val.end, encode(value or ""))
+        self.msg.splice(val.start, val.end, encode(value or ""))
         return 1
 
     def _one2(self, op: str, spec: Spec, value: str | None) -> int:
@@ -394,7 +391,7 @@ class Editor:
             return self._params2(spec, value, hdr)
         if op == REMOVE2:
             return self._delete(hdr, hdr.vs, hdr.ve)
-        self._splice(hdr.vs, hdr.ve, encode(value or ""))
+        self.msg.splice(hdr.vs, hdr.ve, encode(value or ""))
         return 1
 
     def _incexc(self, op: str, spec: Spec, value: str) -> int:
