@@ -472,14 +472,26 @@ def test_fr_timer_longer_than_timer_b_is_honoured(tmp_path: Path) -> None:
     assert _up(b.advance(0.5)) == [408]
 
 
-def test_wt_timer_is_t4(tmp_path: Path) -> None:
+def test_wt_timer_is_how_long_completed_transactions_stay(tmp_path: Path) -> None:
     b = bench(tmp_path, "request_route { t_relay(); exit; }",
               tm_params='modparam("tm", "wt_timer", 1000)\n')
     fwd = _to(b.request(invite(method="OPTIONS")), A, "OPTIONS")[0].msg
     b.reply(answer(fwd, 200, "OK"), src=A)
-    assert b.live == (2, 1, 1)  # server: timer J (64*T1); client: timer K (T4)
+    assert b.live == (2, 1, 1)  # server: timer J; client: timer K (T4)
     b.advance(1.1)
-    assert b.live == (1, 1, 0)
+    assert b.live == (0, 0, 0)  # both waited wt_timer, as in Kamailio
+
+
+def test_rfc_wait_timers_keep_the_rfc_values(tmp_path: Path) -> None:
+    b = bench(tmp_path, "request_route { t_relay(); exit; }",
+              tm_params='modparam("tm", "wt_timer", 1000)\n'
+                        'modparam("tm", "rfc_wait_timers", 1)\n')
+    fwd = _to(b.request(invite(method="OPTIONS")), A, "OPTIONS")[0].msg
+    b.reply(answer(fwd, 200, "OK"), src=A)
+    b.advance(1.1)
+    assert b.live == (1, 1, 0)  # server: timer J is 64*T1 = 32 s; client: timer K = T4
+    b.advance(31.0, step=0.5)
+    assert b.live == (0, 0, 0)
 
 
 def test_python_script_routes(tmp_path: Path) -> None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.unit.tmkit import Bench, Sent, answer, bench, invite
 
 UAS = ("127.0.0.1", 5080)
@@ -36,6 +38,7 @@ def _empty(b: Bench) -> None:
     b.advance(ALL_TIMERS, step=0.25)
     assert b.live == (0, 0, 0)
     assert not b.tm.by_dialog and not b.tm.replicas
+    assert b.tm.next_alarm() is None  # no fr/lifetime alarm keeps a transaction alive
 
 
 def _fwd(out: list[Sent], method: str = "INVITE") -> Sent:
@@ -201,4 +204,24 @@ def test_ack_of_a_local_408_reaches_its_transaction(tmp_path: Path) -> None:
     assert b.engine.stats["sl_filtered_acks"] == 0  # tm's, not sl's
     out = b.advance(5.5, step=0.25)  # timer I (T4) ends it; no more 408 retransmissions
     assert not [s for s in out if s.dest == UAC] and not b.tm.by_server
+    _empty(b)
+
+
+def test_a_timer_tick_touches_only_what_is_due(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """fr/lifetime alarms are a heap: a tick does not walk every live transaction."""
+    from ksrpy.modules.tm.proxy import ProxyTransaction
+
+    b = bench(tmp_path, SCRIPT)
+    for n in range(200):
+        _fwd(b.request(invite(call_id=f"walk{n}")))
+    assert b.live[1] == 200
+    calls = []
+    original = ProxyTransaction.pending
+    monkeypatch.setattr(ProxyTransaction, "pending",
+                        lambda self: calls.append(self) or original(self))
+    b.advance(1.0, step=0.05)  # 20 ticks, nothing due but retransmissions (timer A)
+    assert calls == []
+    b.advance(31.0, step=0.5)  # fr_timer (30 s) fires for every branch: 408s go up
+    assert len({id(p) for p in calls}) == 200
     _empty(b)

@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import copy
 import dataclasses
+import heapq
+import itertools
 import logging
 import os
 import time
@@ -98,8 +100,11 @@ class TmModule(TmFunctions, Module):
         ParamExport("max_inv_lifetime", int, 180000, "ms an INVITE transaction may stay active."),
         ParamExport("max_noninv_lifetime", int, 32000, "ms a non-INVITE transaction may stay "
                                                        "active."),
-        ParamExport("wt_timer", int, 5000, "ms a completed transaction absorbs late messages "
-                                           "(RFC 3261 T4: timers I and K)."),
+        ParamExport("wt_timer", int, 5000, "ms a completed transaction absorbs late messages: "
+                                           "T4 (timers I, K) and the cap of D, J, L, M."),
+        ParamExport("rfc_wait_timers", int, 0, "ksrpy: 1 keeps completed transactions the "
+                                               "RFC's 64*T1 (timers D, J, L, M) instead of "
+                                               "wt_timer."),
         ParamExport("auto_inv_100", int, 1, "Send 100 Trying for INVITE at once."),
         ParamExport("auto_inv_100_reason", str, "trying -- your call is important to us",
                     "Reason phrase of the automatic 100."),
@@ -138,6 +143,9 @@ class TmModule(TmFunctions, Module):
         #: INVITEs answered 2xx by (Call-ID, CSeq number, From tag): end-to-end ACK matching.
         self.by_dialog: dict[tuple[str, int, str], ProxyTransaction] = {}
         self._timer: asyncio.Task[None] | None = None
+        #: fr_timer/fr_inv_timer and lifetime alarms: (when, seq, alarm), canceled lazily.
+        self._alarms: list[tuple[float, int, _Alarm]] = []
+        self._alarm_seq = itertools.count()
         self._reply_ctx: Context | None = None
         #: The clock every deadline is computed from (tests inject their own).
         self.clock: Callable[[], float] = time.monotonic
@@ -192,7 +200,9 @@ class TmModule(TmFunctions, Module):
                              t4=s["wt_timer"] / 1000,
                              invite_lifetime=s["max_inv_lifetime"] / 1000 + fr,
                              non_invite_lifetime=s["max_noninv_lifetime"] / 1000 + fr,
-                             client_timeout=max(64 * s["retr_timer1"] / 1000, fr + 1))
+                             client_timeout=max(64 * s["retr_timer1"] / 1000, fr + 1),
+                             completed_wait=None if s["rfc_wait_timers"] else
+                             s["wt_timer"] / 1000)
         self.transactions = TransactionTable(max_transactions=s["max_transactions"],
                                              timers=timers)
         self.engine.tm = self
@@ -212,8 +222,9 @@ class TmModule(TmFunctions, Module):
 
     async def _tick(self) -> None:
         while True:
-            deadline = self.transactions.next_deadline() if self.transactions else None
-            wait = TICK if deadline is None else max(0.0, min(TICK, deadline - self.clock()))
+            deadlines = [d for d in (self.transactions.next_deadline() if self.transactions
+                                     else None, self.next_alarm()) if d is not None]
+            wait = TICK if not deadlines else max(0.0, min(TICK, min(deadlines) - self.clock()))
             await asyncio.sleep(wait)
             try:
                 self.on_timer(self.clock())
@@ -221,17 +232,57 @@ class TmModule(TmFunctions, Module):
                 log.exception("tm timer")
 
     def on_timer(self, now: float) -> None:
-        """Fire transaction timers, then fr_timer/fr_inv_timer and lifetimes of the proxies."""
+        """Fire transaction timers, then the due fr_timer/fr_inv_timer and lifetime alarms.
+
+        Alarms sit in one heap, so a wake-up costs what is due, not a walk over
+        every live transaction.
+        """
         assert self.transactions is not None
         self._emit(self.transactions.on_timer(now), now)
-        for proxy in list(self.by_server.values()):
-            if not proxy.expired and now >= proxy.created + proxy.lifetime:
-                proxy.expired = True
-                for branch in proxy.pending():
-                    branch.deadline = now
-            for branch in proxy.pending():
-                if branch.deadline and now >= branch.deadline:
-                    self._branch_timeout(proxy, branch, now)
+        heap = self._alarms
+        while heap and heap[0][0] <= now:
+            alarm = heapq.heappop(heap)[2]
+            proxy, branch = alarm.proxy, alarm.branch
+            if proxy is None:
+                continue  # canceled: re-armed, answered, or the transaction ended
+            alarm.proxy = None
+            if branch is None:
+                if not proxy.expired and self.by_server.get(proxy.server) is proxy:
+                    proxy.expired = True
+                    for pending in proxy.pending():
+                        self._set_alarm(proxy, pending, now)
+            elif not branch.done and branch.deadline and now >= branch.deadline:
+                self._branch_timeout(proxy, branch, now)
+
+    def next_alarm(self) -> float | None:
+        """The earliest live fr/lifetime alarm (canceled ones are dropped on the way)."""
+        heap = self._alarms
+        while heap and heap[0][2].proxy is None:
+            heapq.heappop(heap)
+        return heap[0][0] if heap else None
+
+    def _set_alarm(self, proxy: ProxyTransaction, branch: Branch | None, when: float) -> None:
+        """Set a branch's fr deadline (or, with no branch, the proxy's lifetime) to ``when``."""
+        holder: Any = branch if branch is not None else proxy
+        old = holder.alarm
+        if old is not None:
+            old.proxy = None
+        alarm = _Alarm(proxy, branch)
+        holder.alarm = alarm
+        if branch is not None:
+            branch.deadline = when
+        heapq.heappush(self._alarms, (when, next(self._alarm_seq), alarm))
+        if len(self._alarms) > 2 * (len(self.by_server) + len(self.by_client)) + 256:
+            self._alarms = [e for e in self._alarms if e[2].proxy is not None]
+            heapq.heapify(self._alarms)
+
+    @staticmethod
+    def _disarm(holder: Any) -> None:
+        """Cancel a branch's or a proxy's pending alarm (it keeps nothing alive afterwards)."""
+        alarm = holder.alarm
+        if alarm is not None:
+            alarm.proxy = alarm.branch = None
+            holder.alarm = None
 
     def live(self) -> int:
         """Live transactions (server and client) in the table."""
@@ -316,10 +367,14 @@ class TmModule(TmFunctions, Module):
                 self._forget(event.transaction)
 
     def _forget(self, tx: Any) -> None:
-        """A transaction ended: drop tm's references to it."""
-        self.by_client.pop(tx, None)
+        """A transaction ended: drop tm's references to it (and its alarms)."""
+        found = self.by_client.pop(tx, None)
+        if found is not None:
+            self._disarm(found[1])
         self.replicas.pop(tx, None)
         proxy = self.by_server.pop(tx, None)
+        if proxy is not None:
+            self._disarm(proxy)
         if proxy is not None and proxy.dialog_key is not None:
             if self.by_dialog.get(proxy.dialog_key) is proxy:
                 del self.by_dialog[proxy.dialog_key]
@@ -379,6 +434,7 @@ class TmModule(TmFunctions, Module):
         if fr is not None:
             proxy.fr_inv_timer, proxy.fr_timer = fr
         self.by_server[made.transaction] = proxy
+        self._set_alarm(proxy, None, now + lifetime)
         self._emit(made.events, now)
         return proxy
 
@@ -417,9 +473,9 @@ class TmModule(TmFunctions, Module):
             if branch.timed_out:
                 continue
             if proxy.method == "INVITE" and branch.status >= 100:
-                branch.deadline = now + self.fr_inv_timer(proxy)
+                self._set_alarm(proxy, branch, now + self.fr_inv_timer(proxy))
             else:
-                branch.deadline = now + self.fr_timer(proxy)
+                self._set_alarm(proxy, branch, now + self.fr_timer(proxy))
 
     def _save(self, proxy: ProxyTransaction) -> None:
         """Save message edits, R-URI and $du: failure_route starts from them (t_save_lumps)."""
@@ -486,8 +542,11 @@ class TmModule(TmFunctions, Module):
         ctx = proxy.ctx
         msg, rcv, now = ctx.msg, ctx.rcv, self.clock()
         index = len(proxy.branches)
+        # Only a branch_route can change ctx.extra: copy it only then (it is costly).
         saved = (ctx.new_ruri, ctx.dst_uri, ctx.route_type, ctx.drop,
-                 ctx.extra.get("t_branch_idx"), _snapshot_extra(ctx))
+                 ctx.extra.get("t_branch_idx"),
+                 _snapshot_extra(ctx) if proxy.branch_route else None,
+                 ctx.extra.get("bflags"))
         try:
             with msg.temporary_edits():
                 ctx.new_ruri = ruri if ruri != msg.ruri else None
@@ -520,7 +579,12 @@ class TmModule(TmFunctions, Module):
                 data = msg.to_bytes()
         finally:
             ctx.new_ruri, ctx.dst_uri, ctx.route_type, ctx.drop = saved[:4]
-            _restore_extra(ctx, saved[5])
+            if saved[5] is not None:
+                _restore_extra(ctx, saved[5])
+            elif saved[6] is None:
+                ctx.extra.pop("bflags", None)
+            else:
+                ctx.extra["bflags"] = saved[6]
             if saved[4] is None:
                 ctx.extra.pop("t_branch_idx", None)
             else:
@@ -538,10 +602,11 @@ class TmModule(TmFunctions, Module):
             ctx.extra["tm_branch_error"] = (made.status, "Service Unavailable")
             return False
         branch = Branch(index, ruri, target, made.transaction,  # type: ignore[arg-type]
-                        leg=proxy.leg, started=now, deadline=now + self.fr_timer(proxy),
+                        leg=proxy.leg, started=now,
                         bflags=bflags)
         proxy.branches.append(branch)
         self.by_client[made.transaction] = (proxy, branch)
+        self._set_alarm(proxy, branch, now + self.fr_timer(proxy))
         self._emit(made.events, now)
         return True
 
@@ -651,7 +716,7 @@ class TmModule(TmFunctions, Module):
             # by increasing ones >= 180 when restart_fr_on_each_reply is 0.
             if (self.settings["restart_fr_on_each_reply"] or branch.status < 100
                     or (status >= 180 and status > branch.status)):
-                branch.deadline = now + self.fr_inv_timer(proxy)
+                self._set_alarm(proxy, branch, now + self.fr_inv_timer(proxy))
         branch.status = max(branch.status, status)
         if proxy.onreply_route and not self._run_onreply(proxy, msg, branch):
             return
@@ -721,6 +786,7 @@ class TmModule(TmFunctions, Module):
             return
         branch.timed_out = True
         branch.deadline = 0.0
+        self._disarm(branch)
         if proxy.method == "INVITE" and branch.status >= 100:
             self._cancel_branch(branch, now)
         # A canceled INVITE whose branch never answered ends with 487, as Kamailio does.
@@ -903,6 +969,16 @@ def _redirect_contacts(ctx: Context) -> list[str]:
         if extra.get("uri"):
             uris.append(str(extra["uri"]))
     return [f"Contact: <{uri}>" for uri in uris]
+
+
+class _Alarm:
+    """One armed fr/lifetime timer; ``proxy`` None means canceled (the heap drops it)."""
+
+    __slots__ = ("proxy", "branch")
+
+    def __init__(self, proxy: ProxyTransaction | None, branch: Branch | None) -> None:
+        self.proxy = proxy
+        self.branch = branch
 
 
 def _snapshot_extra(ctx: Context) -> dict[str, Any]:

@@ -49,6 +49,7 @@ class Branch:
     timed_out: bool = False
     dropped: bool = False  # its reply no longer competes (t_drop_replies, failure_reply_mode)
     bflags: int = 0  # branch flags ($bf), visible in branch, onreply and failure routes
+    alarm: Any = field(default=None, repr=False)  # tm's armed fr alarm (module._Alarm)
 
     @property
     def done(self) -> bool:
@@ -83,6 +84,7 @@ class ProxyTransaction:
     #: What t_relay (or t_save_lumps) saved: message edits, R-URI and $du for failure_route.
     saved: tuple[Any, ...] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    alarm: Any = field(default=None, repr=False)  # tm's armed lifetime alarm (module._Alarm)
 
     @property
     def method(self) -> str:
