@@ -67,6 +67,8 @@ _HPARAM_RE = re.compile(
     rf"[ \t]*;[ \t]*([{TOKEN_CHARS}]+)"
     rf"(?:[ \t]*=[ \t]*(?:([{_GENVALUE_CHARS}]+)|({QUOTED_RE})))?[ \t]*"
 )
+# A header parameter list without blanks or quoted strings (parse_header_params' fast path).
+_SIMPLE_HPARAMS_RE = re.compile(rf"(?:;[{TOKEN_CHARS}]+(?:=[{_GENVALUE_CHARS}]+)?)+")
 # A whole URI parameter list (names/values may be empty here; emptiness is checked after
 # splitting so the pattern stays free of nested quantifiers that could backtrack).
 _PCHARS_ESC = f"[{PARAMCHARS}]*(?:{_ESC}[{PARAMCHARS}]*)*"
@@ -337,6 +339,15 @@ def parse_header_params(text: str, pos: int = 0) -> Params:
     end = len(text)
     while end > pos and text[end - 1] in " \t":
         end -= 1
+    if _SIMPLE_HPARAMS_RE.fullmatch(text, pos, end) is not None:
+        # Fast path (most Via/To/From/Contact params): no blanks, no quotes, so ';' and '='
+        # split exactly (neither is a token or gen-value character).
+        simple: list[_Entry] = []
+        for item in text[pos + 1 : end].split(";"):
+            name, eq, value = item.partition("=")
+            got = value if eq else None
+            simple.append((name.lower(), name, got, got))
+        return Params(tuple(simple))
     entries: list[_Entry] = []
     match = _HPARAM_RE.match
     prev = pos
