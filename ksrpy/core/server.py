@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -162,6 +163,20 @@ async def serve(
             module.destroy()
 
 
+#: Young-generation threshold: a proxy allocates a few hundred objects per message, most of
+#: them short-lived; collecting every 700 allocations (Python's default) costs more than it
+#: frees. Older generations keep their defaults.
+GC_GEN0_THRESHOLD = 20_000
+
+
+def tune_gc() -> None:
+    """Freeze what loading created (never garbage) and collect the young generation less often."""
+    gc.collect()
+    gc.freeze()
+    _gen0, gen1, gen2 = gc.get_threshold()
+    gc.set_threshold(int(os.environ.get("KSRPY_GC_GEN0", GC_GEN0_THRESHOLD)), gen1, gen2)
+
+
 def run(options: RunOptions) -> int:
     """The body of ``ksrpy run``: exit status 0 on a clean stop, 1 on a load/listen error."""
     setup_logging(options.debug if options.debug is not None else 2)
@@ -195,6 +210,7 @@ def run(options: RunOptions) -> int:
         setup_logging(engine.config.debug)
     log.info("script %s loaded; event loop %s; scanner %s", options.script, loop_name,
              "native" if scanner.NATIVE else "pure-Python")
+    tune_gc()
     try:
         asyncio.run(serve(engine, listens, options.ready_file, ctl=ctl, script=options.script,
                           watch=options.watch, ctl_required=options.ctl is not None))
