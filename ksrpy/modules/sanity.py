@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..sip._cache import memo
 from ..sip.errors import SIPError
 from ..sip.headers import HeaderId
 from ..sip.params import split_quoted
@@ -109,7 +110,7 @@ def _uri_ok(text: str) -> bool:
         return False
 
 
-def lenient_name_addr(value: str) -> tuple[str, list[str]] | None:
+def _lenient_name_addr(value: str) -> tuple[str, tuple[str, ...]] | None:
     """(URI text, header param names) of a From/To/Contact entry, None when malformed.
 
     As Kamailio's to-body parser: the URI itself is not validated here, a
@@ -140,7 +141,14 @@ def lenient_name_addr(value: str) -> tuple[str, list[str]] | None:
         if not name:
             return None
         names.append(name.lower())
-    return uri, names
+    return uri, tuple(names)
+
+
+#: The headers sanity's "required headers" check counts (From, To, Call-ID, CSeq).
+_REQUIRED_IDS = (HeaderId.FROM, HeaderId.TO, HeaderId.CALL_ID, HeaderId.CSEQ)
+
+#: From/To texts recur in every message of a dialog: parse each once.
+lenient_name_addr = memo(_lenient_name_addr)
 
 
 def _unquoted_index(text: str, char: str) -> int:
@@ -374,8 +382,8 @@ class SanityModule(Module):
 
     def _required_headers(self, ctx: Context) -> Failure | None:
         msg = ctx.msg
-        counts = [len(msg.get_headers(name)) for name in ("From", "To", "Call-ID", "CSeq")]
-        if 0 in counts or not msg.has_header("Via"):
+        counts = [len(msg.header_indices(hid)) for hid in _REQUIRED_IDS]
+        if 0 in counts or not msg.header_indices(HeaderId.VIA):
             # Kamailio's core drops these before the script; sanity marks them no-reply.
             return SILENT_NOREPLY
         if any(n > 1 for n in counts):

@@ -577,9 +577,9 @@ def test_parse_digest_reads_as_kamailio() -> None:
 
 
 def test_lenient_name_addr() -> None:
-    assert lenient_name_addr('"A <x>" <sip:a@h;lr>;tag=1;TAG=2') == ("sip:a@h;lr", ["tag", "tag"])
-    assert lenient_name_addr("garbage") == ("garbage", [])
-    assert lenient_name_addr("<sip:a@h>;tag=") == ("sip:a@h", ["tag"])
+    assert lenient_name_addr('"A <x>" <sip:a@h;lr>;tag=1;TAG=2') == ("sip:a@h;lr", ("tag", "tag"))
+    assert lenient_name_addr("garbage") == ("garbage", ())
+    assert lenient_name_addr("<sip:a@h>;tag=") == ("sip:a@h", ("tag",))
     for bad in ("", "<sip:a@h", "<sip:a@h> x", "<sip:a@h>;=x", '<sip:a@h>;x="y', "a b"):
         assert lenient_name_addr(bad) is None, bad
 

@@ -129,13 +129,16 @@ class Timers:
 
     def pop_due(self, now: float) -> str | None:
         """Remove and return the earliest timer due at ``now`` (ties: TIMER_NAMES order)."""
-        due = [(deadline, _TIE_ORDER[name], name) for name, deadline in self._armed.items()
-               if deadline <= now]
-        if not due:
-            return None
-        name = min(due)[2]
-        del self._armed[name]
-        return name
+        best: tuple[float, int] | None = None
+        chosen = None
+        for name, deadline in self._armed.items():
+            if deadline <= now:
+                key = (deadline, _TIE_ORDER[name])
+                if best is None or key < best:
+                    best, chosen = key, name
+        if chosen is not None:
+            del self._armed[chosen]
+        return chosen
 
     def as_mapping(self) -> Mapping[str, float]:
         """A copy of name -> deadline."""
