@@ -19,18 +19,11 @@ from ..modules.exports import Module
 from ..script.kemi import CURRENT
 from ..sip.errors import SIPError, SIPParseError
 from ..sip.message import SIPMessage
-from ..sip.reply import SL_TAG_PREFIX, build_reply, reply_via, stateless_to_tag
+from ..sip.reply import SL_TAG_PREFIX, build_reply, stateless_to_tag
 from ..transport.address import ListenSpec, ReceiveInfo
 from .config import CoreConfig
 from .context import Context, ScriptExit
-from .forward import (
-    ForwardError,
-    advertised,
-    next_hop,
-    run_send_hooks,
-    stateless_branch,
-    via_for,
-)
+from .forward import ForwardError, next_hop, outgoing_request, stateless_branch
 from .myself import Myself
 from .ratelog import RateLimitedLog
 from .scripterror import describe_script_error
@@ -320,18 +313,8 @@ class Engine:
             self.badlog.warning(target, "cannot forward to %s: %s", target, exc)
             return False
         msg = ctx.msg
-        with msg.temporary_edits():
-            # RFC 3261 §18.2.1 / RFC 3581: the next hop sees where the request came from.
-            marked = reply_via(msg.via1, rcv.src_ip, rcv.src_port,
-                               bool(ctx.extra.get("force_rport")))
-            if marked is not None:
-                msg.set_top_via(marked)
-            if ctx.new_ruri is not None:
-                msg.set_ruri(ctx.new_ruri)
-            shown = advertised(ctx, local)
-            run_send_hooks(ctx, shown)
-            msg.push_via(via_for(shown, stateless_branch(ctx)))
-            data = msg.to_bytes()
+        # RFC 3261 §18.2.1 / RFC 3581: the next hop sees where the request came from.
+        data = outgoing_request(ctx, local, ctx.new_ruri, stateless_branch(ctx))
         sent = self.send(hop.proto, hop.ip, hop.port, data, no_connect=ctx.forward_no_connect,
                          local=local)
         if sent:

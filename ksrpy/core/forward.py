@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from ..sip.errors import SIPError
+from ..sip.reply import reply_via
 from ..sip.uri import parse_uri
 from ..transport.address import ListenSpec, format_hostport
 
@@ -84,6 +85,27 @@ def advertised(ctx: Context, local: ListenSpec) -> ListenSpec:
     host, port = override
     current_host, current_port = local.advertise or (local.host, local.port)
     return replace(local, advertise=(host or current_host, port or current_port or local.port))
+
+
+def outgoing_request(ctx: Context, local: ListenSpec, ruri: str | None, branch: str) -> bytes:
+    """The request of ``ctx`` as it leaves through ``local``; the message itself is unchanged.
+
+    RFC 3261 §18.2.1 / RFC 3581: the caller's Via gets received/rport; then the
+    R-URI (``ruri`` when it differs), the send hooks (rr fits its Record-Route to
+    ``local``) and our Via with ``branch``, advertising set_advertised_* if set.
+    """
+    msg, rcv = ctx.msg, ctx.rcv
+    with msg.temporary_edits():
+        marked = reply_via(msg.via1, rcv.src_ip, rcv.src_port,
+                           bool(ctx.extra.get("force_rport")))
+        if marked is not None:
+            msg.set_top_via(marked)
+        if ruri is not None and ruri != msg.ruri:
+            msg.set_ruri(ruri)
+        shown = advertised(ctx, local)
+        run_send_hooks(ctx, shown)
+        msg.push_via(via_for(shown, branch))
+        return msg.to_bytes()
 
 
 def run_send_hooks(ctx: Context, local: ListenSpec) -> None:

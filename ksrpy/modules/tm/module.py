@@ -22,16 +22,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ...core.context import Context, ScriptExit
-from ...core.forward import (
-    BRANCH_COOKIE,
-    ForwardError,
-    advertised,
-    next_hop,
-    run_send_hooks,
-    via_for,
-)
+from ...core.forward import BRANCH_COOKIE, ForwardError, next_hop, outgoing_request
 from ...sip.errors import SIPError
-from ...sip.reply import build_reply, reply_via, stateless_to_tag
+from ...sip.reply import build_reply, stateless_to_tag
 from ...sip.transaction import (
     PassUp,
     Send,
@@ -567,16 +560,7 @@ class TmModule(TmFunctions, Module):
                 except ForwardError as exc:
                     log.warning("cannot relay to %s: %s", target, exc)
                     return False
-                marked = reply_via(msg.via1, rcv.src_ip, rcv.src_port,
-                                   bool(ctx.extra.get("force_rport")))
-                if marked is not None:
-                    msg.set_top_via(marked)
-                if ruri != msg.ruri:
-                    msg.set_ruri(ruri)
-                shown = advertised(ctx, local)
-                run_send_hooks(ctx, shown)
-                msg.push_via(via_for(shown, BRANCH_COOKIE + os.urandom(8).hex()))
-                data = msg.to_bytes()
+                data = outgoing_request(ctx, local, ruri, BRANCH_COOKIE + os.urandom(8).hex())
         finally:
             ctx.new_ruri, ctx.dst_uri, ctx.route_type, ctx.drop = saved[:4]
             if saved[5] is not None:
@@ -617,7 +601,7 @@ class TmModule(TmFunctions, Module):
             log.warning("t_replicate: a %s cannot be replicated statefully", ctx.msg.method)
             return -1
         self._ensure_timer()
-        msg, rcv, now = ctx.msg, ctx.rcv, self.clock()
+        rcv, now = ctx.rcv, self.clock()
         target = target or ctx.dst_uri or ctx.ruri
         try:
             hop = next_hop(target)
@@ -626,16 +610,7 @@ class TmModule(TmFunctions, Module):
         except ForwardError as exc:
             log.warning("t_replicate: cannot send to %s: %s", target, exc)
             return -1
-        with msg.temporary_edits():
-            marked = reply_via(msg.via1, rcv.src_ip, rcv.src_port,
-                               bool(ctx.extra.get("force_rport")))
-            if marked is not None:
-                msg.set_top_via(marked)
-            if ctx.ruri != msg.ruri:
-                msg.set_ruri(ctx.ruri)
-            msg.push_via(via_for(advertised(ctx, local),
-                                 BRANCH_COOKIE + os.urandom(8).hex()))
-            data = msg.to_bytes()
+        data = outgoing_request(ctx, local, ctx.ruri, BRANCH_COOKIE + os.urandom(8).hex())
         destination = (hop.proto, hop.ip, hop.port, None, ctx.forward_no_connect, local)
         try:
             made = self.transactions.add_client(data, now, destination,
