@@ -1,23 +1,33 @@
-"""Helpers shared by the server benchmarks: /proc CPU accounting, sipp's stat CSV, py-spy.
+"""Helpers shared by the benchmarks: servers under test, /proc CPU accounting, sipp, py-spy.
 
-Used by bench/server_bench.py (stateless OPTIONS) and bench/stateful_bench.py
-(calls through tm). Nothing here measures by itself; it reads what the kernel
-and sipp recorded.
+Used by bench/server_bench.py (stateless OPTIONS), bench/stateful_bench.py
+(calls through tm) and bench/parser_bench.py. Nothing here measures by itself;
+it starts and stops the servers and reads what the kernel and sipp recorded.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import signal
 import socket
 import statistics
 import subprocess
+import sys
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar, TypeVar
 
 ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 HOST = "127.0.0.1"
+SIPP = shutil.which("sipp") or "/usr/bin/sipp"
+KAMAILIO = shutil.which("kamailio") or "/usr/sbin/kamailio"
 
 
 # ------------------------------------------------------------------ /proc
@@ -120,6 +130,252 @@ def peak_usage(samples: list[tuple[float, dict[str, float]]],
     return out
 
 
+# ------------------------------------------------------------------ servers under test
+
+
+def sip_probe(port: int, *, ruri_user: str, max_forwards: int, status: int,
+              timeout: float = 0.5) -> bool:
+    """Send one OPTIONS over UDP to 127.0.0.1:port; True when a reply with ``status`` comes back.
+
+    ``ruri_user`` ("" for none) goes in the R-URI and To; ``max_forwards`` picks the
+    answer the server gives (70: its keepalive reply; 0: 483 from REQINIT).
+    """
+    user = f"{ruri_user}@" if ruri_user else ""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind((HOST, 0))
+        lport = sock.getsockname()[1]
+        stamp = time.monotonic_ns()
+        req = (
+            f"OPTIONS sip:{user}{HOST}:{port} SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP {HOST}:{lport};branch=z9hG4bK-probe-{stamp};rport\r\n"
+            f"Max-Forwards: {max_forwards}\r\n"
+            f"From: <sip:probe@{HOST}:{lport}>;tag=probe\r\n"
+            f"To: <sip:{user}{HOST}:{port}>\r\n"
+            f"Call-ID: probe-{stamp}@{HOST}\r\n"
+            "CSeq: 1 OPTIONS\r\n"
+            "Content-Length: 0\r\n\r\n"
+        ).encode()
+        sock.settimeout(timeout)
+        sock.sendto(req, (HOST, port))
+        try:
+            data = sock.recv(65536)
+        except OSError:
+            return False
+    return data.startswith(f"SIP/2.0 {status} ".encode())
+
+
+def check_kamailio_cfg(cfg: Path, *defines: str) -> None:
+    """``kamailio -c`` on a benchmark config, each of ``defines`` set to a free port.
+
+    RuntimeError when it does not pass.
+    """
+    args = [arg for name in defines for arg in ("-A", f"{name}={free_port()}")]
+    proc = subprocess.run([KAMAILIO, "-f", str(cfg), *args, "-c"],
+                          capture_output=True, text=True, timeout=30)
+    if proc.returncode != 0:
+        raise RuntimeError(f"kamailio -c failed: {proc.stderr[-2000:]}")
+
+
+@dataclass
+class BenchServer:
+    """One server under test (ksrpy or Kamailio), started in its own process group.
+
+    A benchmark subclasses it with its config (``KAMAILIO_CFG``), the extra
+    arguments of each kind and its readiness ``probe``; ``start`` picks a free
+    port, starts it and waits until the probe is answered.
+    """
+
+    #: Kamailio's config for this benchmark (BENCH_PORT is set to ``port``).
+    KAMAILIO_CFG: ClassVar[Path]
+    #: What ``probe`` sends, for the error when it is never answered.
+    PROBE_NAME: ClassVar[str] = "the probe"
+
+    name: str
+    kind: str  # "ksrpy" or "kamailio"
+    env: dict[str, str] = field(default_factory=dict)
+    profile: Path | None = None
+    port: int = 0
+    proc: subprocess.Popen | None = None
+    pids: list[int] = field(default_factory=list)
+    log: Path | None = None
+    banner: str = ""
+
+    def probe(self) -> bool:
+        """True when the server answers on ``port`` (the benchmark's probe)."""
+        raise NotImplementedError
+
+    def kamailio_args(self) -> list[str]:
+        """Kamailio's arguments besides -f, BENCH_PORT and -DD -E."""
+        return []
+
+    def ksrpy_args(self) -> list[str]:
+        """``ksrpy run``'s arguments besides -l and --ready-file (the script, its defines)."""
+        return []
+
+    def script_banner(self) -> str:
+        """ksrpy's banner when its log has no start-up line."""
+        return ""
+
+    def pick_ports(self) -> None:
+        """Free ports for this run (``port``; a subclass may want more)."""
+        self.port = free_port()
+
+    def ready_file(self, workdir: Path) -> Path:
+        """Where ksrpy says it is ready (``--ready-file``)."""
+        return workdir / f"{self.name}.ready"
+
+    def command(self, workdir: Path) -> list[str]:
+        """The command line that starts this server."""
+        if self.kind == "kamailio":
+            return [KAMAILIO, "-f", str(self.KAMAILIO_CFG), "-A", f"BENCH_PORT={self.port}",
+                    *self.kamailio_args(), "-DD", "-E"]
+        pre = [sys.executable]
+        if self.profile is not None:
+            pre += ["-m", "cProfile", "-o", str(self.profile)]
+        return pre + ["-m", "ksrpy", "run", *self.ksrpy_args(), "-l", f"udp:{HOST}:{self.port}",
+                      "--ready-file", str(self.ready_file(workdir))]
+
+    def start(self, workdir: Path, timeout: float = 30.0) -> None:
+        """Start and wait until it answers the probe (RuntimeError otherwise)."""
+        self.pick_ports()
+        self.log = workdir / f"{self.name}.log"
+        env = {k: v for k, v in os.environ.items() if k not in ("KSRPY_PURE", "KSRPY_ASYNCIO")}
+        env["KSRPY_CTL"] = "none"  # no control socket: leave /run/ksrpy to other ksrpy runs
+        env.update(self.env)
+        with open(self.log, "wb") as out:
+            self.proc = subprocess.Popen(self.command(workdir), cwd=ROOT, env=env,
+                                         stdin=subprocess.DEVNULL, stdout=out,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
+        ready = self.ready_file(workdir)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}: "
+                                   f"{self.log.read_text(errors='replace')[-2000:]}")
+            if (self.kind == "kamailio" or ready.exists()) and self.probe():
+                break
+            time.sleep(0.2)
+        else:
+            self.stop()
+            raise RuntimeError(f"{self.name} did not answer {self.PROBE_NAME} "
+                               f"within {timeout:.0f} s")
+        time.sleep(0.5)  # let every Kamailio child finish its start-up
+        self.pids = descendants(self.proc.pid)
+        if self.kind == "kamailio":
+            version = subprocess.run([KAMAILIO, "-v"], capture_output=True, text=True,
+                                     timeout=10).stdout
+            self.banner = version.splitlines()[0].strip() if version else ""
+        else:
+            self.banner = next((line.split("INFO ksrpy: ", 1)[-1] for line in
+                                self.log.read_text(errors="replace").splitlines()
+                                if "event loop" in line), self.script_banner())
+
+    def cpu(self) -> tuple[float, float]:
+        """User and system CPU seconds used so far by the server's processes."""
+        return cpu_times(self.pids)
+
+    def stop(self) -> None:
+        """SIGTERM the main process, then SIGKILL what is left of the recorded processes."""
+        proc = self.proc
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=15 if self.profile else 5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+        for pid in self.pids[1:]:
+            if stat_fields(pid) is not None:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        self.proc = None
+
+
+# ------------------------------------------------------------------ rate steps
+
+#: A run passes when fewer than this fraction of its calls fail ...
+MAX_FAILED = 0.001
+#: ... and sipp created calls at no less than this fraction of the target rate.
+MIN_RATE_REACHED = 0.95
+#: A ramp step that fails while other jobs use more than this many cores is run again.
+CONTENDED_CORES = 0.5
+
+
+class RateOutcome:
+    """Pass or fail of one sipp run at a target rate.
+
+    A mixin of the benchmarks' run dataclasses: it adds no field (their JSON
+    stays as it is), it reads theirs.
+    """
+
+    target_rate: int
+    calls: int
+    successful: int
+    achieved_rate: float
+
+    @property
+    def failed_fraction(self) -> float:
+        """Calls that did not complete (failed or never finished), as a fraction."""
+        return (self.calls - self.successful) / self.calls if self.calls else 1.0
+
+    @property
+    def passed(self) -> bool:
+        """Fewer than 0.1 % failed and the target rate was reached."""
+        return (self.failed_fraction < MAX_FAILED
+                and self.achieved_rate >= MIN_RATE_REACHED * self.target_rate)
+
+
+RunT = TypeVar("RunT", bound=RateOutcome)
+
+
+def max_rate(runs: list[RunT]) -> tuple[int, RunT | None]:
+    """Highest passing rate below the lowest failing one (0 when none), and that failing run.
+
+    A pass above a failure (noise) does not count: the rate must hold all the way up.
+    """
+    failing = min((r for r in runs if not r.passed), key=lambda r: r.target_rate, default=None)
+    ceiling = failing.target_rate if failing else float("inf")
+    best = max((r.target_rate for r in runs if r.passed and r.target_rate < ceiling), default=0)
+    return best, failing
+
+
+def ramp_search(step: Callable[[int], RunT], steps: list[int], refine: int,
+                bisect: Callable[[int, int], int | None], name: str = "",
+                deadline: float = float("inf")) -> list[RunT]:
+    """Run ``step`` at each rate until one fails, then bisect ``refine`` times between the
+    last passing rate and the failing one; no new step starts after ``deadline``.
+
+    ``bisect(best, failing)`` gives the next rate, None when the two are close enough.
+    """
+    runs: list[RunT] = []
+    for rate in steps:
+        if time.monotonic() > deadline:
+            print(f"    {name}: ramp time budget spent, stopping at {rate}/s", flush=True)
+            break
+        run = step(rate)
+        runs.append(run)
+        if not run.passed:
+            break
+    best, failing = max_rate(runs)
+    for _ in range(refine):
+        if not best or failing is None or time.monotonic() > deadline:
+            break
+        mid = bisect(best, failing.target_rate)
+        if mid is None:
+            break
+        run = step(mid)
+        runs.append(run)
+        if run.passed:
+            best = mid
+        else:
+            failing = run
+    return runs
+
+
 # ------------------------------------------------------------------ sipp
 
 
@@ -208,6 +464,14 @@ def git_commit() -> str | None:
     except (OSError, subprocess.TimeoutExpired):
         return None
     return f"{head}+dirty" if head and dirty.strip() else head or None
+
+
+def write_results(report: dict, path: Path | None, kind: str) -> Path:
+    """Write ``report`` as JSON to ``path``, by default bench/results/KIND-DATE-TIME.json."""
+    path = path or RESULTS / f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    return path
 
 
 def median(values: list[float]) -> float:

@@ -32,8 +32,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results"
+from _common import ROOT, git_commit, write_results
+
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
@@ -193,18 +193,6 @@ def version(dist: str) -> str | None:
         return None
 
 
-def git_commit() -> str | None:
-    """HEAD's short commit, with "+dirty" when ksrpy/ or routes/ have uncommitted changes."""
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                              capture_output=True, text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "ksrpy", "routes"],
-                               cwd=ROOT, capture_output=True, text=True, timeout=10).stdout
-    except OSError:
-        return None
-    return f"{head}+dirty" if head and dirty.strip() else head or None
-
-
 def machine() -> dict:
     """What the numbers were measured on."""
     cpu = ""
@@ -311,9 +299,7 @@ def main() -> int:
 
     report = run(repeat, target)
     print_table(report)
-    path = args.json or RESULTS / f"parser-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=2) + "\n")
+    path = write_results(report, args.json, "parser")
     print(f"results: {path}")
     return 0
 

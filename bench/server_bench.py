@@ -31,50 +31,46 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import os
 import pstats
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from _common import (
+    CONTENDED_CORES,
     HOST,
+    KAMAILIO,
+    ROOT,
+    SIPP,
+    BenchServer,
     CpuSampler,
-    cpu_times,
-    descendants,
+    RateOutcome,
+    check_kamailio_cfg,
     free_port,
     git_commit,
+    max_rate,
     median,
     pyspy_tables,
+    ramp_search,
+    sip_probe,
     sipp_stat_row,
-    stat_fields,
     system_busy,
     top_lines,
+    write_results,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
-RESULTS = BENCH / "results"
 SCENARIO = BENCH / "options_uac.xml"
 KAMAILIO_CFG = BENCH / "kamailio-options.cfg"
 KSRPY_SCRIPT = BENCH / "ksrpy-options.py"
-SIPP = shutil.which("sipp") or "/usr/bin/sipp"
-KAMAILIO = shutil.which("kamailio") or "/usr/sbin/kamailio"
 
-#: A step passes when fewer than this fraction of its calls fail ...
-MAX_FAILED = 0.001
-#: ... and sipp created calls at no less than this fraction of the target rate.
-MIN_RATE_REACHED = 0.95
-#: A ramp step that fails while other jobs use more than this many cores is run again.
-CONTENDED_CORES = 0.5
 #: sipp's per-call reply timeout (ms).
 RECV_TIMEOUT_MS = 2000
 
@@ -90,130 +86,38 @@ DEFAULT_STEPS = [5000, 10000, 15000, 20000, 30000, 40000, 60000, 80000]
 
 def options_probe(port: int, timeout: float = 0.5) -> bool:
     """Send one OPTIONS keepalive to 127.0.0.1:port; True when a 200 comes back."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind((HOST, 0))
-        lport = sock.getsockname()[1]
-        req = (
-            f"OPTIONS sip:{HOST}:{port} SIP/2.0\r\n"
-            f"Via: SIP/2.0/UDP {HOST}:{lport};branch=z9hG4bK-probe-{time.monotonic_ns()};rport\r\n"
-            "Max-Forwards: 70\r\n"
-            f"From: <sip:probe@{HOST}:{lport}>;tag=probe\r\n"
-            f"To: <sip:{HOST}:{port}>\r\n"
-            f"Call-ID: probe-{time.monotonic_ns()}@{HOST}\r\n"
-            "CSeq: 1 OPTIONS\r\n"
-            "Content-Length: 0\r\n\r\n"
-        ).encode()
-        sock.settimeout(timeout)
-        sock.sendto(req, (HOST, port))
-        try:
-            data = sock.recv(65536)
-        except OSError:
-            return False
-    return data.startswith(b"SIP/2.0 200 ")
+    return sip_probe(port, ruri_user="", max_forwards=70, status=200, timeout=timeout)
 
 
 @dataclass
-class Server:
-    """One server under test, started in its own process group on a free port."""
+class Server(BenchServer):
+    """One server under test, ready when it answers an OPTIONS keepalive."""
 
-    name: str
-    kind: str  # "ksrpy" or "kamailio"
-    env: dict[str, str] = field(default_factory=dict)
+    KAMAILIO_CFG: ClassVar[Path] = KAMAILIO_CFG
+    PROBE_NAME: ClassVar[str] = "OPTIONS"
+
     script: str = "py"  # ksrpy only: "py", "cfg" or "default" (see SCRIPTS)
-    profile: Path | None = None
-    port: int = 0
-    proc: subprocess.Popen | None = None
-    pids: list[int] = field(default_factory=list)
-    log: Path | None = None
-    banner: str = ""
 
-    def command(self, workdir: Path) -> list[str]:
-        """The command line that starts this server."""
-        if self.kind == "kamailio":
-            return [KAMAILIO, "-f", str(KAMAILIO_CFG), "-A", f"BENCH_PORT={self.port}",
-                    "-DD", "-E"]
-        pre = [sys.executable]
-        if self.profile is not None:
-            pre += ["-m", "cProfile", "-o", str(self.profile)]
+    def probe(self) -> bool:
+        """An OPTIONS keepalive is answered with 200."""
+        return options_probe(self.port)
+
+    def ksrpy_args(self) -> list[str]:
+        """The script (none: ksrpy's default routes) and the port it is told."""
         script = SCRIPTS[self.script]
-        args = [] if script is None else ["-f", str(script), "-A", f"BENCH_PORT={self.port}"]
-        return pre + ["-m", "ksrpy", "run", *args, "-l", f"udp:{HOST}:{self.port}",
-                      "--ready-file", str(workdir / f"{self.name}.ready")]
+        return [] if script is None else ["-f", str(script), "-A", f"BENCH_PORT={self.port}"]
 
-    def start(self, workdir: Path, timeout: float = 30.0) -> None:
-        """Start and wait until it answers an OPTIONS probe (RuntimeError otherwise)."""
-        self.port = free_port()
-        self.log = workdir / f"{self.name}.log"
-        env = {k: v for k, v in os.environ.items() if k not in ("KSRPY_PURE", "KSRPY_ASYNCIO")}
-        env["KSRPY_CTL"] = "none"  # no control socket: leave /run/ksrpy to other ksrpy runs
-        env.update(self.env)
-        with open(self.log, "wb") as out:
-            self.proc = subprocess.Popen(self.command(workdir), cwd=ROOT, env=env,
-                                         stdin=subprocess.DEVNULL, stdout=out,
-                                         stderr=subprocess.STDOUT, start_new_session=True)
-        ready = workdir / f"{self.name}.ready"
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}: "
-                                   f"{self.log.read_text(errors='replace')[-2000:]}")
-            if (self.kind == "kamailio" or ready.exists()) and options_probe(self.port):
-                break
-            time.sleep(0.2)
-        else:
-            self.stop()
-            raise RuntimeError(f"{self.name} did not answer OPTIONS within {timeout:.0f} s")
-        time.sleep(0.5)  # let every Kamailio child finish its start-up
-        self.pids = descendants(self.proc.pid)
-        if self.kind == "kamailio":
-            version = subprocess.run([KAMAILIO, "-v"], capture_output=True, text=True,
-                                     timeout=10).stdout
-            self.banner = version.splitlines()[0].strip() if version else ""
-        else:
-            self.banner = next((line.split("INFO ksrpy: ", 1)[-1] for line in
-                                self.log.read_text(errors="replace").splitlines()
-                                if "event loop" in line),
-                               f"script {SCRIPTS[self.script] or 'default'} (its log level "
-                               "hides the start-up line)")
-
-    def cpu(self) -> tuple[float, float]:
-        """User and system CPU seconds used so far by the server's processes."""
-        return cpu_times(self.pids)
-
-    def stop(self) -> None:
-        """SIGTERM the main process, then SIGKILL what is left of the recorded processes."""
-        proc = self.proc
-        if proc is None:
-            return
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=15 if self.profile else 5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
-        for pid in self.pids[1:]:
-            if stat_fields(pid) is not None:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-        self.proc = None
-
-
-def check_kamailio_cfg() -> None:
-    """``kamailio -c`` on the benchmark config; RuntimeError when it does not pass."""
-    proc = subprocess.run([KAMAILIO, "-f", str(KAMAILIO_CFG), "-A", f"BENCH_PORT={free_port()}",
-                           "-c"], capture_output=True, text=True, timeout=30)
-    if proc.returncode != 0:
-        raise RuntimeError(f"kamailio -c failed: {proc.stderr[-2000:]}")
+    def script_banner(self) -> str:
+        """The script, when its log level hides ksrpy's start-up line."""
+        return (f"script {SCRIPTS[self.script] or 'default'} (its log level "
+                "hides the start-up line)")
 
 
 # ------------------------------------------------------------------ sipp
 
 
 @dataclass
-class Run:
+class Run(RateOutcome):
     """One sipp run against one server, with the CPU used on each side."""
 
     server: str
@@ -233,20 +137,9 @@ class Run:
     attempts: int = 1
 
     @property
-    def failed_fraction(self) -> float:
-        """Calls that did not get their 200 (failed or never completed), as a fraction."""
-        return (self.calls - self.successful) / self.calls if self.calls else 1.0
-
-    @property
     def cpu_us_per_request(self) -> float:
         """Server CPU time per answered request, in µs."""
         return self.server_cpu_s / self.successful * 1e6 if self.successful else float("nan")
-
-    @property
-    def passed(self) -> bool:
-        """Fewer than 0.1 % failed and the target rate was reached."""
-        return (self.failed_fraction < MAX_FAILED
-                and self.achieved_rate >= MIN_RATE_REACHED * self.target_rate)
 
     def summary(self) -> dict:
         """Fields plus the derived values, for JSON."""
@@ -327,26 +220,14 @@ def ramp(server: Server, steps: list[int], seconds: float, refine: int, retries:
          workdir: Path, tag: str) -> list[Run]:
     """Step the rate up until a step fails, then bisect ``refine`` times between the last
     passing rate and the failing one (to the nearest 500/s)."""
-    runs: list[Run] = []
-    for rate in steps:
-        run = ramp_step(server, rate, seconds, retries, workdir, tag)
-        runs.append(run)
-        if not run.passed:
-            break
-    best, failing = max_rate(runs)
-    for _ in range(refine):
-        if not best or failing is None:
-            break
-        mid = int(round((best + failing.target_rate) / 2 / 500) * 500)
-        if mid in (best, failing.target_rate):
-            break
-        run = ramp_step(server, mid, seconds, retries, workdir, tag)
-        runs.append(run)
-        if run.passed:
-            best = mid
-        else:
-            failing = run
-    return runs
+    return ramp_search(lambda rate: ramp_step(server, rate, seconds, retries, workdir, tag),
+                       steps, refine, bisect_500)
+
+
+def bisect_500(best: int, failing: int) -> int | None:
+    """Midway between a passing and a failing rate, to 500/s; None when it is one of them."""
+    mid = int(round((best + failing) / 2 / 500) * 500)
+    return None if mid in (best, failing) else mid
 
 
 def ramp_step(server: Server, rate: int, seconds: float, retries: int, workdir: Path,
@@ -374,17 +255,6 @@ def ramp_step(server: Server, rate: int, seconds: float, retries: int, workdir: 
 def achieved_at(runs: list[Run], rate: int) -> float:
     """sipp's achieved rate at the passing step of this target rate (0 when none)."""
     return max((r.achieved_rate for r in runs if r.passed and r.target_rate == rate), default=0)
-
-
-def max_rate(runs: list[Run]) -> tuple[int, Run | None]:
-    """Highest passing rate below the lowest failing one (0 when none), and that failing run.
-
-    A pass above a failure (noise) does not count: the rate must hold all the way up.
-    """
-    failing = min((r for r in runs if not r.passed), key=lambda r: r.target_rate, default=None)
-    ceiling = failing.target_rate if failing else float("inf")
-    best = max((r.target_rate for r in runs if r.passed and r.target_rate < ceiling), default=0)
-    return best, failing
 
 
 def limit_of(run: Run | None) -> str:
@@ -521,7 +391,7 @@ def main() -> int:
         if not Path(KAMAILIO).exists():
             print("kamailio not found (apt-get install kamailio)", file=sys.stderr)
             return 2
-        check_kamailio_cfg()
+        check_kamailio_cfg(KAMAILIO_CFG, "BENCH_PORT")
         servers.append(Server("kamailio", "kamailio"))
 
     workdir = Path(tempfile.mkdtemp(prefix="ksrpy-bench-"))
@@ -587,9 +457,7 @@ def main() -> int:
     report["wall_s"] = time.monotonic() - started
     report["loadavg_end"] = Path("/proc/loadavg").read_text().split()[:3]
     print_report(report)
-    path = args.json or RESULTS / f"server-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=2) + "\n")
+    path = write_results(report, args.json, "server")
     print(f"results: {path} (sipp and server logs: {workdir})")
     return 0
 

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import math
 import os
 import pstats
@@ -47,45 +46,44 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from _common import (
+    CONTENDED_CORES,
     HOST,
+    KAMAILIO,
+    ROOT,
+    SIPP,
+    BenchServer,
     CpuSampler,
-    cpu_times,
-    descendants,
+    RateOutcome,
+    check_kamailio_cfg,
     free_port,
     git_commit,
+    max_rate,
     median,
     pyspy_tables,
+    ramp_search,
+    sip_probe,
     sipp_count,
     sipp_duration_ms,
     sipp_stat_row,
-    stat_fields,
     system_busy,
     top_lines,
+    write_results,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
-RESULTS = BENCH / "results"
 UAC_XML = BENCH / "sipp" / "uac.xml"
 UAS_XML = BENCH / "sipp" / "uas.xml"
 KAMAILIO_CFG = BENCH / "kamailio-stateful.cfg"
-SIPP = shutil.which("sipp") or "/usr/bin/sipp"
-KAMAILIO = shutil.which("kamailio") or "/usr/sbin/kamailio"
 
 #: ksrpy's routing script: the shared cfg routes (default) or the KSR Python twin.
 SCRIPTS: dict[str, Path] = {"cfg": BENCH / "ksrpy-stateful.cfg",
                             "py": BENCH / "ksrpy-stateful.py"}
 
-#: A step passes when fewer than this fraction of its calls fail ...
-MAX_FAILED = 0.001
-#: ... and the UAC created calls at no less than this fraction of the target rate.
-MIN_RATE_REACHED = 0.95
-#: A ramp step that fails while other jobs use more than this many cores is run again.
-CONTENDED_CORES = 0.5
 #: sipp's per-message receive timeout (ms): a call waiting longer for its next message fails.
 RECV_TIMEOUT_MS = 3000
 #: The UAS keeps a finished call this long for late messages (bench/sipp/uas.xml timewait).
@@ -123,94 +121,41 @@ def maxfwd_probe(port: int, timeout: float = 0.5) -> bool:
 
     Both configs answer it from REQINIT, without a transaction or the UAS.
     """
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind((HOST, 0))
-        lport = sock.getsockname()[1]
-        stamp = time.monotonic_ns()
-        req = (
-            f"OPTIONS sip:probe@{HOST}:{port} SIP/2.0\r\n"
-            f"Via: SIP/2.0/UDP {HOST}:{lport};branch=z9hG4bK-probe-{stamp};rport\r\n"
-            "Max-Forwards: 0\r\n"
-            f"From: <sip:probe@{HOST}:{lport}>;tag=probe\r\n"
-            f"To: <sip:probe@{HOST}:{port}>\r\n"
-            f"Call-ID: probe-{stamp}@{HOST}\r\n"
-            "CSeq: 1 OPTIONS\r\n"
-            "Content-Length: 0\r\n\r\n"
-        ).encode()
-        sock.settimeout(timeout)
-        sock.sendto(req, (HOST, port))
-        try:
-            data = sock.recv(65536)
-        except OSError:
-            return False
-    return data.startswith(b"SIP/2.0 483 ")
+    return sip_probe(port, ruri_user="probe", max_forwards=0, status=483, timeout=timeout)
 
 
 @dataclass
-class Proxy:
-    """One proxy under test, started in its own process group, with its UAS port."""
+class Proxy(BenchServer):
+    """One proxy under test, with its UAS port, ready when it answers the Max-Forwards probe."""
 
-    name: str
-    kind: str  # "ksrpy" or "kamailio"
+    KAMAILIO_CFG: ClassVar[Path] = KAMAILIO_CFG
+
     script: str = "cfg"  # ksrpy only: "cfg" or "py" (see SCRIPTS)
-    env: dict[str, str] = field(default_factory=dict)
-    profile: Path | None = None
-    port: int = 0
     uas_port: int = 0
-    proc: subprocess.Popen | None = None
-    pids: list[int] = field(default_factory=list)
-    log: Path | None = None
-    banner: str = ""
 
-    def command(self, workdir: Path) -> list[str]:
-        """The command line that starts this proxy."""
-        if self.kind == "kamailio":
-            return [KAMAILIO, "-f", str(KAMAILIO_CFG), "-A", f"BENCH_PORT={self.port}",
-                    "-A", f"UAS_PORT={self.uas_port}", "-m", str(KAMAILIO_SHM_MB),
-                    "-M", str(KAMAILIO_PKG_MB), "-DD", "-E"]
-        pre = [sys.executable]
-        if self.profile is not None:
-            pre += ["-m", "cProfile", "-o", str(self.profile)]
-        return pre + ["-m", "ksrpy", "run", "-f", str(SCRIPTS[self.script]),
-                      "-A", f"UAS_PORT={self.uas_port}", "-l", f"udp:{HOST}:{self.port}",
-                      "--ready-file", str(workdir / f"{self.name}.ready")]
+    def probe(self) -> bool:
+        """A request with Max-Forwards 0 is answered with 483."""
+        return maxfwd_probe(self.port)
 
-    def start(self, workdir: Path, timeout: float = 30.0) -> None:
-        """Start and wait until it answers the Max-Forwards probe (RuntimeError otherwise)."""
-        self.port = free_port()
+    def pick_ports(self) -> None:
+        """The proxy's port and a different one for the UAS."""
+        super().pick_ports()
         self.uas_port = free_port()
         while self.uas_port == self.port:
             self.uas_port = free_port()
-        self.log = workdir / f"{self.name}.log"
-        env = {k: v for k, v in os.environ.items() if k not in ("KSRPY_PURE", "KSRPY_ASYNCIO")}
-        env["KSRPY_CTL"] = "none"  # no control socket: leave /run/ksrpy to other ksrpy runs
-        env.update(self.env)
-        with open(self.log, "wb") as out:
-            self.proc = subprocess.Popen(self.command(workdir), cwd=ROOT, env=env,
-                                         stdin=subprocess.DEVNULL, stdout=out,
-                                         stderr=subprocess.STDOUT, start_new_session=True)
-        ready = workdir / f"{self.name}.ready"
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}: "
-                                   f"{self.log.read_text(errors='replace')[-2000:]}")
-            if (self.kind == "kamailio" or ready.exists()) and maxfwd_probe(self.port):
-                break
-            time.sleep(0.2)
-        else:
-            self.stop()
-            raise RuntimeError(f"{self.name} did not answer the probe within {timeout:.0f} s")
-        time.sleep(0.5)  # let every Kamailio child finish its start-up
-        self.pids = descendants(self.proc.pid)
-        if self.kind == "kamailio":
-            version = subprocess.run([KAMAILIO, "-v"], capture_output=True, text=True,
-                                     timeout=10).stdout
-            self.banner = version.splitlines()[0].strip() if version else ""
-        else:
-            self.banner = next((line.split("INFO ksrpy: ", 1)[-1] for line in
-                                self.log.read_text(errors="replace").splitlines()
-                                if "event loop" in line), f"script {SCRIPTS[self.script]}")
+
+    def kamailio_args(self) -> list[str]:
+        """The UAS port and the shared and private memory sizes."""
+        return ["-A", f"UAS_PORT={self.uas_port}", "-m", str(KAMAILIO_SHM_MB),
+                "-M", str(KAMAILIO_PKG_MB)]
+
+    def ksrpy_args(self) -> list[str]:
+        """The script and the UAS port."""
+        return ["-f", str(SCRIPTS[self.script]), "-A", f"UAS_PORT={self.uas_port}"]
+
+    def script_banner(self) -> str:
+        """The script, when its log has no start-up line."""
+        return f"script {SCRIPTS[self.script]}"
 
     @property
     def key(self) -> str:
@@ -221,45 +166,12 @@ class Proxy:
         """A new, unstarted instance of the same proxy."""
         return Proxy(self.name, self.kind, script=self.script, env=dict(self.env))
 
-    def cpu(self) -> tuple[float, float]:
-        """User and system CPU seconds used so far by the proxy's processes."""
-        return cpu_times(self.pids)
-
-    def stop(self) -> None:
-        """SIGTERM the main process, then SIGKILL what is left of its process group."""
-        proc = self.proc
-        if proc is None:
-            return
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=15 if self.profile else 5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
-        for pid in self.pids[1:]:
-            if stat_fields(pid) is not None:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-        self.proc = None
-
-
-def check_kamailio_cfg() -> None:
-    """``kamailio -c`` on the benchmark config; RuntimeError when it does not pass."""
-    proc = subprocess.run([KAMAILIO, "-f", str(KAMAILIO_CFG), "-A", f"BENCH_PORT={free_port()}",
-                           "-A", f"UAS_PORT={free_port()}", "-c"],
-                          capture_output=True, text=True, timeout=30)
-    if proc.returncode != 0:
-        raise RuntimeError(f"kamailio -c failed: {proc.stderr[-2000:]}")
-
 
 # ------------------------------------------------------------------ one sipp run
 
 
 @dataclass
-class CallRun:
+class CallRun(RateOutcome):
     """One UAC run of ``calls`` calls at ``target_rate`` through one proxy, and its costs."""
 
     proxy: str
@@ -287,11 +199,6 @@ class CallRun:
     attempts: int = 1
 
     @property
-    def failed_fraction(self) -> float:
-        """Calls the UAC did not complete (failed or never finished), as a fraction."""
-        return (self.calls - self.successful) / self.calls if self.calls else 1.0
-
-    @property
     def cpu_us_per_call(self) -> float:
         """Proxy CPU time per completed call, in µs."""
         return self.server_cpu_s / self.successful * 1e6 if self.successful else float("nan")
@@ -302,12 +209,6 @@ class CallRun:
         if not self.successful or self.tail_cpu_s != self.tail_cpu_s:
             return float("nan")
         return (self.server_cpu_s + self.tail_cpu_s) / self.successful * 1e6
-
-    @property
-    def passed(self) -> bool:
-        """Fewer than 0.1 % failed and the target rate was reached."""
-        return (self.failed_fraction < MAX_FAILED
-                and self.achieved_rate >= MIN_RATE_REACHED * self.target_rate)
 
     @property
     def others_cores(self) -> float:
@@ -538,43 +439,11 @@ def predicted_rate(fixed: dict[int, dict[str, list[CallRun]]], name: str) -> flo
     return 1e6 / min(costs) if costs else float("nan")
 
 
-def max_rate(runs: list[CallRun]) -> tuple[int, CallRun | None]:
-    """Highest passing rate below the lowest failing one (0 when none), and that failing run.
-
-    A pass above a failure (noise) does not count: the rate must hold all the way up.
-    """
-    failing = min((r for r in runs if not r.passed), key=lambda r: r.target_rate, default=None)
-    ceiling = failing.target_rate if failing else math.inf
-    best = max((r.target_rate for r in runs if r.passed and r.target_rate < ceiling), default=0)
-    return best, failing
-
-
 def ramp(proxy: Proxy, steps: list[int], seconds: float, refine: int, retries: int,
          workdir: Path, tag: str, deadline: float) -> list[CallRun]:
     """Step the rate up until a step fails, then bisect ``refine`` times; stops at ``deadline``."""
-    runs: list[CallRun] = []
-    for rate in steps:
-        if time.monotonic() > deadline:
-            print(f"    {proxy.name}: ramp time budget spent, stopping at {rate}/s", flush=True)
-            break
-        run = ramp_step(proxy, rate, seconds, retries, workdir, tag)
-        runs.append(run)
-        if not run.passed:
-            break
-    best, failing = max_rate(runs)
-    for _ in range(refine):
-        if not best or failing is None or time.monotonic() > deadline:
-            break
-        mid = bisect_rate(best, failing.target_rate)
-        if mid is None:
-            break
-        run = ramp_step(proxy, mid, seconds, retries, workdir, tag)
-        runs.append(run)
-        if run.passed:
-            best = mid
-        else:
-            failing = run
-    return runs
+    return ramp_search(lambda rate: ramp_step(proxy, rate, seconds, retries, workdir, tag),
+                       steps, refine, bisect_rate, proxy.name, deadline)
 
 
 def ramp_step(proxy: Proxy, rate: int, seconds: float, retries: int, workdir: Path,
@@ -768,7 +637,7 @@ def main() -> int:
         if not Path(KAMAILIO).exists():
             print("kamailio not found (apt-get install kamailio)", file=sys.stderr)
             return 2
-        check_kamailio_cfg()
+        check_kamailio_cfg(KAMAILIO_CFG, "BENCH_PORT", "UAS_PORT")
         proxies.append(Proxy("kamailio", "kamailio"))
 
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
@@ -858,9 +727,7 @@ def main() -> int:
     report["wall_s"] = time.monotonic() - started
     report["loadavg_end"] = Path("/proc/loadavg").read_text().split()[:3]
     print_report(report)
-    path = args.json or RESULTS / f"stateful-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=2) + "\n")
+    path = write_results(report, args.json, "stateful")
     print(f"results: {path} (sipp and proxy logs: {workdir})")
     return 0
 
