@@ -10,6 +10,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 sys.path.insert(0, str(BENCH))
 
@@ -42,27 +44,21 @@ def _answer_once(status: int | None) -> tuple[int, list[bytes], threading.Thread
     return sock.getsockname()[1], got, thread
 
 
-def test_options_probe_wants_a_200() -> None:
-    port, got, thread = _answer_once(200)
-    assert server_bench.options_probe(port, timeout=3.0)
+@pytest.mark.parametrize(("probe", "status", "uri_user", "max_forwards"), [
+    (server_bench.options_probe, 200, "", "70"),
+    (stateful_bench.maxfwd_probe, 483, "probe@", "0"),
+])
+def test_probe_request_and_wanted_status(probe, status: int, uri_user: str,
+                                         max_forwards: str) -> None:
+    port, got, thread = _answer_once(status)
+    assert probe(port, timeout=3.0)
     thread.join(5)
     lines = got[0].decode().split("\r\n")
-    assert lines[0] == f"OPTIONS sip:127.0.0.1:{port} SIP/2.0"
-    assert "Max-Forwards: 70" in lines
-    port, _, thread = _answer_once(483)
-    assert not server_bench.options_probe(port, timeout=3.0)
-    thread.join(5)
-
-
-def test_maxfwd_probe_sends_max_forwards_0_and_wants_483() -> None:
-    port, got, thread = _answer_once(483)
-    assert stateful_bench.maxfwd_probe(port, timeout=3.0)
-    thread.join(5)
-    lines = got[0].decode().split("\r\n")
-    assert lines[0] == f"OPTIONS sip:probe@127.0.0.1:{port} SIP/2.0"
-    assert "Max-Forwards: 0" in lines and f"To: <sip:probe@127.0.0.1:{port}>" in lines
-    port, _, thread = _answer_once(200)
-    assert not stateful_bench.maxfwd_probe(port, timeout=3.0)
+    assert lines[0] == f"OPTIONS sip:{uri_user}127.0.0.1:{port} SIP/2.0"
+    assert f"Max-Forwards: {max_forwards}" in lines
+    assert f"To: <sip:{uri_user}127.0.0.1:{port}>" in lines
+    port, _, thread = _answer_once(404)
+    assert not probe(port, timeout=3.0)
     thread.join(5)
 
 
