@@ -368,6 +368,11 @@ class TmModule(TmFunctions, Module):
         proxy = self.by_server.pop(tx, None)
         if proxy is not None:
             self._disarm(proxy)
+            # The request's context and its proxy point at each other: break the cycle
+            # so the call's objects go when their last user does (reference counting),
+            # not in a multi-second full garbage collection under load.
+            if proxy.ctx.extra.get("tm") is proxy:
+                del proxy.ctx.extra["tm"]
         if proxy is not None and proxy.dialog_key is not None:
             if self.by_dialog.get(proxy.dialog_key) is proxy:
                 del self.by_dialog[proxy.dialog_key]
