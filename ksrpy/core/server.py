@@ -163,18 +163,30 @@ async def serve(
             module.destroy()
 
 
-#: Young-generation threshold: a proxy allocates a few hundred objects per message, most of
-#: them short-lived; collecting every 700 allocations (Python's default) costs more than it
-#: frees. Older generations keep their defaults.
-GC_GEN0_THRESHOLD = 20_000
+#: Garbage-collector thresholds (generation 0, 1, 2). A proxy allocates a few hundred
+#: objects per message, nearly all freed by reference counting (tm breaks its cycles);
+#: what survives is live call state, which every older-generation collection scans in
+#: vain: with Python's (700, 10, 10) those scans stall the loop for hundreds of
+#: milliseconds several times a minute at a few hundred calls per second.
+GC_THRESHOLDS = (20_000, 50, 100)
 
 
 def tune_gc() -> None:
-    """Freeze what loading created (never garbage) and collect the young generation less often."""
+    """Freeze what loading created (never garbage) and set GC_THRESHOLDS (or $KSRPY_GC)."""
     gc.collect()
     gc.freeze()
-    _gen0, gen1, gen2 = gc.get_threshold()
-    gc.set_threshold(int(os.environ.get("KSRPY_GC_GEN0", GC_GEN0_THRESHOLD)), gen1, gen2)
+    thresholds = GC_THRESHOLDS
+    text = os.environ.get("KSRPY_GC")
+    if text:
+        try:
+            thresholds = tuple(int(x) for x in text.split(","))  # type: ignore[assignment]
+            if len(thresholds) != 3 or min(thresholds) < 0:
+                raise ValueError(text)
+        except ValueError:
+            log.warning("KSRPY_GC=%r is not three numbers (gen0,gen1,gen2); using %s",
+                        text, ",".join(map(str, GC_THRESHOLDS)))
+            thresholds = GC_THRESHOLDS
+    gc.set_threshold(*thresholds)
 
 
 def run(options: RunOptions) -> int:
