@@ -11,6 +11,7 @@ import io
 import subprocess
 import sys
 import types
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -116,7 +117,9 @@ def translate(src: str) -> str:
 
 def py_run(src: str, call: str | None = None) -> list[str]:
     """What the translated Python prints (and 'error' when it fails)."""
-    code = compile(translate(src), "snippet.py", "exec")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SyntaxWarning)  # e.g. `1 is True`: a translation bug
+        code = compile(translate(src), "snippet.py", "exec")
     buf = io.StringIO()
     failed = False
     saved = sys.modules.get("KSR")
@@ -387,6 +390,8 @@ line2]]
         for _, w in ipairs({'ab', 'cd'}) do
           print((w:gsub('%w', function(c) return c .. w end)))
         end""",
+    "constants compared with nil and booleans": """
+        print(1 == true, true == true, nil == nil, 'x' ~= nil, false == nil, 0 ~= false)""",
     "closures sharing an outer variable": """
         local fs, last = {}, 0
         for i = 1, 3 do

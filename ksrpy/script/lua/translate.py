@@ -2460,6 +2460,12 @@ class Emitter:
         if op in ("==", "~="):
             for a, b in ((left, right), (right, left)):
                 if isinstance(b, A.Nil) or isinstance(b, A.Bool):
+                    if isinstance(a, A.Nil | A.Bool | A.Number | A.String):
+                        # Two constants: Lua's answer is known now (and Python warns
+                        # about `is` with a literal).
+                        same = type(a) is type(b) and getattr(a, "value", None) == getattr(
+                            b, "value", None)
+                        return Atom(str(same == (op == "==")))
                     const = "None" if isinstance(b, A.Nil) else str(b.value)
                     return Chain(P_CMP, self.ex(a), [("is" if op == "==" else "is not",
                                                       Atom(const))])
