@@ -391,7 +391,8 @@ line2]]
           print((w:gsub('%w', function(c) return c .. w end)))
         end""",
     "constants compared with nil and booleans": """
-        print(1 == true, true == true, nil == nil, 'x' ~= nil, false == nil, 0 ~= false)""",
+        print(1 == true, true == true, nil == nil, 'x' ~= nil, false == nil, 0 ~= false)
+        print(-1 == nil, (2 + 3) == true, 'a' .. 'b' ~= nil, #'abc' == false, (1 < 2) == true)""",
     "closures sharing an outer variable": """
         local fs, last = {}, 0
         for i = 1, 3 do

@@ -2467,6 +2467,10 @@ class Emitter:
                             b, "value", None)
                         return Atom(str(same == (op == "==")))
                     const = "None" if isinstance(b, A.Nil) else str(b.value)
+                    if all(isinstance(n, _CONSTANT_NODES) for n in _walk(a)):
+                        # A constant expression may fold to a Python literal: `is` would warn.
+                        return Call(self.luart("eq" if op == "==" else "ne"),
+                                    [self.ex(a), Atom(const)])
                     return Chain(P_CMP, self.ex(a), [("is" if op == "==" else "is not",
                                                       Atom(const))])
             tl, tr = self.inf.types(left), self.inf.types(right)
@@ -2573,6 +2577,9 @@ class Emitter:
         plain = self.plain_find(e)
         if plain is not None:
             return plain
+        if all(isinstance(n, _CONSTANT_NODES) for n in _walk(e)):
+            # May fold to a Python literal, where `is not None` would warn.
+            return Call(self.luart("truthy"), [self.ex(e)])
         return self.truth(self.ex(e), self.inf.types(e))
 
     def plain_find(self, e: A.Expr) -> Py | None:
@@ -2617,6 +2624,10 @@ def _walk(node: Any) -> list[Any]:
                 elif isinstance(item, A.Node):
                     out.extend(_walk(item))
     return out
+
+
+#: Nodes of an expression made of literals and operators only (no names, calls, tables).
+_CONSTANT_NODES = (A.Number, A.String, A.Nil, A.Bool, A.BinOp, A.UnOp, A.Paren)
 
 
 def _pure(e: A.Expr | None) -> bool:
