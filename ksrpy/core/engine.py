@@ -23,7 +23,7 @@ from ..sip.reply import SL_TAG_PREFIX, build_reply, stateless_to_tag
 from ..transport.address import ListenSpec, ReceiveInfo
 from .config import CoreConfig
 from .context import Context, ScriptExit
-from .forward import ForwardError, next_hop, outgoing_request, stateless_branch
+from .forward import ForwardError, NextHop, next_hop, outgoing_request, stateless_branch
 from .myself import Myself
 from .ratelog import RateLimitedLog
 from .scripterror import describe_script_error
@@ -300,14 +300,21 @@ class Engine:
                     return spec
         return matches[0]
 
+    def outbound(self, target: str, rcv: ReceiveInfo) -> tuple[NextHop, ListenSpec]:
+        """Where a request for ``target`` goes and the socket it leaves from (ForwardError).
+
+        The socket is the one the request came in on when it fits the next hop's
+        transport and address family, else the first that does.
+        """
+        hop = next_hop(target)
+        return hop, self.local_socket(hop.proto, 6 if ":" in hop.ip else 4, self.local_spec(rcv))
+
     def forward_request(self, ctx: Context, uri: str | None = None) -> bool:
         """Forward the request statelessly to ``uri``, else $du, else the R-URI."""
         target = uri or ctx.dst_uri or ctx.ruri
         rcv = ctx.rcv
         try:
-            hop = next_hop(target)
-            af = 6 if ":" in hop.ip else 4
-            local = self.local_socket(hop.proto, af, self.local_spec(rcv))
+            hop, local = self.outbound(target, rcv)
         except ForwardError as exc:
             ctx.extra["last_error"] = (500, "Unable to forward")
             self.badlog.warning(target, "cannot forward to %s: %s", target, exc)

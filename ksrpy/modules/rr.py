@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ..core.forward import ForwardError, next_hop
+from ..core.forward import ForwardError
 from ..sip.errors import SIPError
 from ..sip.headers import HeaderId
 from ..sip.nameaddr import parse_name_addr, split_header_values
@@ -178,9 +178,7 @@ class RrModule(Module):
     def _guess_out(self, ctx: Context) -> ListenSpec | None:
         """The socket the request will leave from, judged from $du or the R-URI now."""
         try:
-            hop = next_hop(ctx.dst_uri or ctx.ruri)
-            af = 6 if ":" in hop.ip else 4
-            return self.engine.local_socket(hop.proto, af, self._in_spec(ctx))
+            return self.engine.outbound(ctx.dst_uri or ctx.ruri, ctx.rcv)[1]
         except (ForwardError, SIPError):
             return None
 

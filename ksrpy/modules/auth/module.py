@@ -161,11 +161,7 @@ class AuthModule(Module):
         """Through the transaction when there is one (unless force_stateless_reply), as Kamailio."""
         tm = self.engine.tm
         if tm is not None and not self.settings["force_stateless_reply"] and tm.is_stateful(ctx):
-            ctx.reply_lumps.append(line)
-            try:
-                return 1 if tm.reply(ctx, code, reason) > 0 else -1
-            finally:
-                ctx.reply_lumps.remove(line)
+            return 1 if tm.reply(ctx, code, reason, [line]) > 0 else -1
         return 1 if self.engine.send_reply(ctx, code, reason, headers=[line]) else -1
 
     @export("www_challenge", ("realm", K.SPVE), ("flags", K.IGP), routes=REQUEST_ROUTE)

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ...core.context import Context, ScriptExit
-from ...core.forward import BRANCH_COOKIE, ForwardError, next_hop, outgoing_request
+from ...core.forward import BRANCH_COOKIE, ForwardError, outgoing_request
 from ...sip.errors import SIPError
 from ...sip.reply import build_reply, stateless_to_tag
 from ...sip.transaction import (
@@ -540,11 +540,11 @@ class TmModule(TmFunctions, Module):
         ctx = proxy.ctx
         msg, rcv, now = ctx.msg, ctx.rcv, self.clock()
         index = len(proxy.branches)
-        # Only a branch_route can change ctx.extra: copy it only then (it is costly).
-        saved = (ctx.new_ruri, ctx.dst_uri, ctx.route_type, ctx.drop,
-                 ctx.extra.get("t_branch_idx"),
-                 _snapshot_extra(ctx) if proxy.branch_route else None,
-                 ctx.extra.get("bflags"))
+        saved = (ctx.new_ruri, ctx.dst_uri, ctx.route_type, ctx.drop)
+        # A branch_route may change anything in ctx.extra (a costly copy, so only then);
+        # without one only $bf changes here.
+        extra_before = _snapshot_extra(ctx) if proxy.branch_route else None
+        bflags_before = ctx.extra.get("bflags")
         try:
             with msg.temporary_edits():
                 ctx.new_ruri = ruri if ruri != msg.ruri else None
@@ -559,25 +559,19 @@ class TmModule(TmFunctions, Module):
                 ruri, target = ctx.ruri, ctx.dst_uri or ctx.ruri
                 bflags = int(ctx.extra.get("bflags", 0))
                 try:
-                    hop = next_hop(target)
-                    local = self.engine.local_socket(hop.proto, 6 if ":" in hop.ip else 4,
-                                                     self.engine.local_spec(rcv))
+                    hop, local = self.engine.outbound(target, rcv)
                 except ForwardError as exc:
                     log.warning("cannot relay to %s: %s", target, exc)
                     return False
                 data = outgoing_request(ctx, local, ruri, BRANCH_COOKIE + os.urandom(8).hex())
         finally:
-            ctx.new_ruri, ctx.dst_uri, ctx.route_type, ctx.drop = saved[:4]
-            if saved[5] is not None:
-                _restore_extra(ctx, saved[5])
-            elif saved[6] is None:
+            ctx.new_ruri, ctx.dst_uri, ctx.route_type, ctx.drop = saved
+            if extra_before is not None:
+                _restore_extra(ctx, extra_before)  # t_branch_idx and $bf included
+            elif bflags_before is None:
                 ctx.extra.pop("bflags", None)
             else:
-                ctx.extra["bflags"] = saved[6]
-            if saved[4] is None:
-                ctx.extra.pop("t_branch_idx", None)
-            else:
-                ctx.extra["t_branch_idx"] = saved[4]
+                ctx.extra["bflags"] = bflags_before
         destination = (hop.proto, hop.ip, hop.port, None, ctx.forward_no_connect, local)
         try:
             made = self.transactions.add_client(data, now, destination,
@@ -609,9 +603,7 @@ class TmModule(TmFunctions, Module):
         rcv, now = ctx.rcv, self.clock()
         target = target or ctx.dst_uri or ctx.ruri
         try:
-            hop = next_hop(target)
-            local = self.engine.local_socket(hop.proto, 6 if ":" in hop.ip else 4,
-                                             self.engine.local_spec(rcv))
+            hop, local = self.engine.outbound(target, rcv)
         except ForwardError as exc:
             log.warning("t_replicate: cannot send to %s: %s", target, exc)
             return -1
@@ -632,22 +624,28 @@ class TmModule(TmFunctions, Module):
 
     # ----------------------------------------------------------------- replies
 
-    def reply(self, ctx: Context, code: int, reason: str) -> int:
-        """Send a reply through the request's transaction (created if needed)."""
+    def reply(self, ctx: Context, code: int, reason: str,
+              headers: tuple[str, ...] | list[str] = ()) -> int:
+        """Send a reply through the request's transaction (created if needed).
+
+        ``headers`` are added to this reply only (an auth challenge), after the
+        append_to_reply ones.
+        """
         proxy = self._proxy(ctx)
         if proxy is None:
             return -1
-        return self._reply(proxy, code, reason, self.clock())
+        return self._reply(proxy, code, reason, self.clock(), headers)
 
-    def _reply(self, proxy: ProxyTransaction, code: int, reason: str, now: float) -> int:
-        """A locally generated reply: append_to_reply headers, set_reply_body body."""
+    def _reply(self, proxy: ProxyTransaction, code: int, reason: str, now: float,
+               extra: tuple[str, ...] | list[str] = ()) -> int:
+        """A locally generated reply: append_to_reply headers, ``extra``, set_reply_body body."""
         ctx = proxy.ctx
         if not 100 <= code <= 699:
             log.warning("t_reply: code %d is outside 100-699", code)
             return -1
         if not proxy.server.can_send(code):
             return -1
-        headers = list(ctx.reply_lumps)
+        headers = [*ctx.reply_lumps, *extra]
         if 300 <= code < 400:
             headers += _redirect_contacts(ctx)
         body, ctype = ctx.extra.get("reply_body") or (b"", None)
