@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from ..sip.errors import SIPError
 from .exports import ONREPLY_ROUTE, Module, RouteType, export
 from .exports import ArgKind as K
 
@@ -91,8 +92,8 @@ class TmxModule(Module):
             msg = proxy.ctx.msg
             try:
                 same = msg.call_id == str(callid) and msg.cseq[0] == number
-            except Exception:  # noqa: BLE001 - a stored request that does not parse
+            except SIPError:  # a stored request whose CSeq does not parse
                 continue
             if same and not proxy.final_sent and msg.method not in ("ACK", "CANCEL"):
-                return int(tm._reply(proxy, int(code), str(reason), tm.clock()))  # noqa: SLF001
+                return tm.reply(proxy.ctx, int(code), str(reason))
         return -1
